@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Omnitrail needs, and only those that are missing (idempotent).
+#   scripts/setup.sh          build dependencies
+#   scripts/setup.sh --test   build dependencies + what the test suite starts (peers, clang for fuzzing)
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config ccache git python3
+  libboost-dev libboost-system-dev libssl-dev libcurl4-openssl-dev libyaml-cpp-dev
+  libsqlite3-dev sqlite3 catch2 libsystemd-dev libphonenumber-dev libgmime-3.0-dev nlohmann-json3-dev
+)
+test_packages=(
+  clang libclang-rt-14-dev systemd openssl curl
+)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#wanted[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then sudo_cmd=(sudo); else
+    echo "setup: missing packages (${missing[*]}) and not root; run as root or install them" >&2
+    exit 1
+  fi
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
