@@ -145,7 +145,8 @@ struct Config {
 
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is non-empty
-  std::vector<ConfigError> errors;
+  std::vector<ConfigError> errors;       // sorted by line, then column
+  std::vector<ConfigError> warnings;     // do not fail the load (e.g. a world-readable secret file)
 };
 
 /// Reads, parses and validates `path`. Never throws; every problem found is reported
@@ -154,5 +155,8 @@ LoadResult load_file(const std::string& path);
 
 /// Same, from text already in memory (`file` is used in messages and to resolve relative paths).
 LoadResult load_text(const std::string& text, const std::string& file);
+
+/// The top-level sections load_* accepts ("server", "storage", ...), in documentation order.
+const std::vector<std::string>& top_level_sections();
 
 }  // namespace omnitrail::config
