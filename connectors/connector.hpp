@@ -1,0 +1,58 @@
+// The seam between the channel-blind core and one channel connector (see DESIGN.md).
+// Connectors are created from their validated config block by a registered factory, run on the
+// shared io_context and report their health for /readyz and /metrics.
+// Thread contract: every method is called on the io thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace omnitrail::metrics {
+class Registry;
+}
+
+namespace omnitrail::connectors {
+
+/// What /readyz and /metrics show for a connector.
+struct Health {
+  enum class State { starting, up, degraded, down, stopped };
+  State state = State::starting;
+  std::string last_error;  // human text, never a secret
+};
+
+const char* to_string(Health::State state);
+
+/// What the core lends a connector. More members arrive with the store and screen-pop issues
+/// (interaction sink, outbound queue); connectors only ever see this narrow view.
+struct Context {
+  boost::asio::io_context& io;
+  metrics::Registry& metrics;
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  /// Starts connecting / listening. Must not block.
+  virtual void start() = 0;
+  /// Graceful stop: finish or hand back in-flight work, then call `done` (exactly once, on the
+  /// io thread). The service forces its own deadline on top.
+  virtual void stop(std::function<void()> done) = 0;
+  virtual Health health() const = 0;
+};
+
+/// Builds a connector from its validated block. Returns null (with `error` set) when it can't.
+using Factory = std::function<std::unique_ptr<Connector>(const config::ConnectorConfig&, Context&, std::string& error)>;
+
+/// Registers the factory of a connector type (called from register_all()). Any thread, before start.
+void register_factory(const std::string& type, Factory factory);
+/// The factory for `type`, or null.
+const Factory* find_factory(const std::string& type);
+
+}  // namespace omnitrail::connectors

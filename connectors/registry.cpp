@@ -1,0 +1,49 @@
+#include "connectors/registry.hpp"
+
+#include <map>
+#include <mutex>
+
+#include "connectors/connector.hpp"
+
+namespace omnitrail::connectors {
+namespace {
+
+std::mutex& factories_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, Factory>& factories() {
+  static std::map<std::string, Factory> f;
+  return f;
+}
+
+}  // namespace
+
+const char* to_string(Health::State state) {
+  switch (state) {
+    case Health::State::starting: return "starting";
+    case Health::State::up: return "up";
+    case Health::State::degraded: return "degraded";
+    case Health::State::down: return "down";
+    case Health::State::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+void register_factory(const std::string& type, Factory factory) {
+  std::lock_guard lock(factories_mutex());
+  factories()[type] = std::move(factory);
+}
+
+const Factory* find_factory(const std::string& type) {
+  std::lock_guard lock(factories_mutex());
+  auto it = factories().find(type);
+  return it == factories().end() ? nullptr : &it->second;
+}
+
+void register_all() {
+  // Each connector type registers its config validator and its factory here as it lands:
+  // asterisk_ami, phone_webhook, twilio_voice, imap_smtp, kannel, twilio_sms, webchat.
+}
+
+}  // namespace omnitrail::connectors

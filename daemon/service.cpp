@@ -1,0 +1,373 @@
+// Service: wires config, store, HTTP server, connectors and systemd notifications together.
+// Everything mutable lives on the one io thread; blocking work (config parsing on reload,
+// store open/close) goes to the blocking pool and comes back with post().
+#include <utility>
+
+#include "daemon/service.hpp"
+
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "connectors/connector.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/http/server.hpp"
+#include "daemon/metrics/metrics.hpp"
+#include "daemon/reload_plan.hpp"
+#include "daemon/util/blocking_pool.hpp"
+#include "daemon/util/log.hpp"
+#include "omnitrail/version.hpp"
+
+namespace omnitrail {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+void notify(const std::string& text) {
+  // sd_notify is a non-blocking datagram send; without NOTIFY_SOCKET it does nothing.
+  sd_notify(0, text.c_str());
+}
+
+std::string monotonic_usec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::to_string(static_cast<long long>(ts.tv_sec) * 1000000LL + ts.tv_nsec / 1000);
+}
+
+}  // namespace
+
+struct Service::Impl {
+  Impl(std::string path, std::shared_ptr<const config::Config> initial)
+      : config_path(std::move(path)),
+        config(std::move(initial)),
+        blocking(1, 16),
+        signals(io, SIGTERM, SIGINT, SIGHUP),
+        http(io, metrics),
+        reloads_applied(metrics.counter("omnitrail_config_reloads_total", "Configuration reloads by result.",
+                                        {{"result", "applied"}})),
+        reloads_rejected(metrics.counter("omnitrail_config_reloads_total", "Configuration reloads by result.",
+                                         {{"result", "rejected"}})) {}
+
+  std::string config_path;
+  std::shared_ptr<const config::Config> config;
+  asio::io_context io{1};
+  metrics::Registry metrics;
+  util::BlockingPool blocking;
+  asio::signal_set signals;
+  http::Server http;
+  metrics::Counter& reloads_applied;
+  metrics::Counter& reloads_rejected;
+
+  struct RunningConnector {
+    config::ConnectorConfig config;
+    std::unique_ptr<connectors::Connector> connector;
+    std::string start_error;
+  };
+  std::map<std::string, RunningConnector> running;
+  bool stopping = false;
+  bool reloading = false;
+  bool reload_again = false;
+  bool store_up = false;
+  std::string listening;
+  std::unique_ptr<asio::steady_timer> watchdog;
+  std::unique_ptr<asio::steady_timer> hard_deadline;
+  int exit_code = 0;
+
+  // ---- start-up ---------------------------------------------------------------------------
+  bool start() {
+    apply_logging(*config);
+    metrics.gauge("omnitrail_build_info", "Build information; always 1.", {{"version", version_string}}).set(1);
+
+    // TODO(store): open the SQLite store here (issue #3); READY=1 waits for it.
+    store_up = true;
+
+    http.set_limits(config->server.limits);
+    http.set_router(build_router());
+    std::string error;
+    if (config->server.tls && !http.set_tls(*config->server.tls, error)) {
+      log::error("service", error);
+      notify("STATUS=failed: " + error);
+      exit_code = 1;
+      return false;
+    }
+    if (!http.listen(config->server.listen, error)) {
+      log::error("service", error);
+      notify("STATUS=failed: " + error);
+      exit_code = 1;
+      return false;
+    }
+    for (const auto& ep : http.local_endpoints()) {
+      if (!listening.empty()) listening += ", ";
+      listening += (config->server.tls ? "https://" : "http://") + ep;
+    }
+    for (const auto& c : config->connectors) {
+      if (c.enabled) start_connector(c);
+    }
+    wait_for_signal();
+    start_watchdog();
+    notify("READY=1\nSTATUS=ready; listening on " + listening);
+    log::info("service", "omnitraild ", version_string, " ready; listening on ", listening);
+    return true;
+  }
+
+  void apply_logging(const config::Config& c) {
+    log::Level level = log::Level::info;
+    if (log::parse_level(c.logging.level, level)) log::set_level(level);
+  }
+
+  void start_watchdog() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    // Ping from the io thread at half the period: a stuck event loop stops the pings.
+    auto period = std::chrono::microseconds(usec / 2);
+    watchdog = std::make_unique<asio::steady_timer>(io);
+    log::info("service", "systemd watchdog enabled, pinging every ", period.count() / 1000, " ms");
+    schedule_watchdog(period);
+  }
+
+  void schedule_watchdog(std::chrono::microseconds period) {
+    watchdog->expires_after(period);
+    watchdog->async_wait([this, period](error_code ec) {
+      if (ec || stopping) return;
+      notify("WATCHDOG=1");
+      schedule_watchdog(period);
+    });
+  }
+
+  // ---- HTTP routes owned by the service -------------------------------------------------
+  std::shared_ptr<const http::Router> build_router() {
+    auto router = std::make_shared<http::Router>();
+    router->add("GET", "/healthz", [](http::Request&&, http::Respond respond) {
+      respond(http::Response::json(200, R"({"status":"alive"})"));
+    });
+    router->add("GET", "/readyz", [this](http::Request&&, http::Respond respond) {
+      auto [ready, body] = readiness();
+      respond(http::Response::json(ready ? 200 : 503, body));
+    });
+    router->add("GET", "/metrics", [this](http::Request&&, http::Respond respond) {
+      respond(http::Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+    });
+    return router;
+  }
+
+  std::pair<bool, std::string> readiness() {
+    nlohmann::json body;
+    bool ready = store_up && !stopping;
+    body["store"] = {{"state", store_up ? "up" : "down"}};
+    auto list = nlohmann::json::array();
+    for (const auto& [name, rc] : running) {
+      connectors::Health h;
+      if (rc.connector) {
+        h = rc.connector->health();
+      } else {
+        h.state = connectors::Health::State::down;
+        h.last_error = rc.start_error;
+      }
+      if (h.state != connectors::Health::State::up) ready = false;
+      list.push_back({{"name", name},
+                      {"type", rc.config.type},
+                      {"state", connectors::to_string(h.state)},
+                      {"last_error", h.last_error}});
+    }
+    body["connectors"] = list;
+    body["status"] = stopping ? "stopping" : (ready ? "ready" : "not_ready");
+    body["version"] = version_string;
+    return {ready, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+  }
+
+  // ---- connectors -------------------------------------------------------------------------
+  void start_connector(const config::ConnectorConfig& c) {
+    RunningConnector rc{c, nullptr, {}};
+    const auto* factory = connectors::find_factory(c.type);
+    connectors::Context context{io, metrics};
+    if (!factory) {
+      rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
+    } else {
+      try {
+        rc.connector = (*factory)(c, context, rc.start_error);
+        if (rc.connector) rc.connector->start();
+      } catch (const std::exception& e) {
+        rc.connector.reset();
+        rc.start_error = e.what();
+      }
+    }
+    if (!rc.connector) {
+      log::error("connector", c.name, " (", c.type, ") could not start: ", rc.start_error);
+    } else {
+      log::info("connector", c.name, " (", c.type, ") started");
+    }
+    running.insert_or_assign(c.name, std::move(rc));
+  }
+
+  // Stops the named connectors; `done` runs when all have stopped or their deadline passed.
+  void stop_connectors(std::vector<std::string> names, std::function<void()> done) {
+    auto remaining = std::make_shared<std::size_t>(0);
+    auto finished = std::make_shared<std::function<void()>>(std::move(done));
+    auto one_done = [remaining, finished]() {
+      if (*remaining == 0) return;
+      if (--*remaining == 0 && *finished) {
+        auto f = std::move(*finished);
+        *finished = nullptr;
+        f();
+      }
+    };
+    std::vector<std::unique_ptr<connectors::Connector>> stopping_now;
+    for (const auto& name : names) {
+      auto it = running.find(name);
+      if (it == running.end()) continue;
+      if (it->second.connector) stopping_now.push_back(std::move(it->second.connector));
+      running.erase(it);
+    }
+    if (stopping_now.empty()) {
+      asio::post(io, [finished] {
+        if (*finished) (*finished)();
+      });
+      return;
+    }
+    *remaining = stopping_now.size();
+    auto deadline = std::make_shared<asio::steady_timer>(io, config->server.limits.shutdown_timeout);
+    auto holder = std::make_shared<std::vector<std::unique_ptr<connectors::Connector>>>(std::move(stopping_now));
+    for (auto& connector : *holder) {
+      connector->stop([one_done, holder]() mutable { one_done(); });
+    }
+    deadline->async_wait([remaining, finished, holder, deadline](error_code ec) {
+      if (ec || *remaining == 0) return;
+      log::warning("connector", *remaining, " connector(s) did not stop in time; abandoning them");
+      *remaining = 0;
+      if (*finished) {
+        auto f = std::move(*finished);
+        *finished = nullptr;
+        f();
+      }
+    });
+  }
+
+  // ---- signals ------------------------------------------------------------------------------
+  void wait_for_signal() {
+    signals.async_wait([this](error_code ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        begin_reload();
+        wait_for_signal();
+      } else {
+        begin_stop(signo);
+      }
+    });
+  }
+
+  void begin_reload() {
+    if (stopping) return;
+    if (reloading) {
+      reload_again = true;  // coalesce: one more reload after the current one
+      return;
+    }
+    reloading = true;
+    notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\nSTATUS=reloading configuration");
+    log::info("service", "SIGHUP: reloading ", config_path);
+    bool queued = blocking.submit([this] {
+      auto result = config::load_file(config_path);  // file I/O and parsing off the io thread
+      asio::post(io, [this, result = std::move(result)]() mutable { finish_reload(std::move(result)); });
+    });
+    if (!queued) {
+      reloading = false;
+      notify("READY=1\nSTATUS=reload skipped: worker busy");
+    }
+  }
+
+  void finish_reload(config::LoadResult result) {
+    reloading = false;
+    if (stopping) return;
+    if (!result.errors.empty()) {
+      reloads_rejected.inc();
+      for (const auto& e : result.errors) log::error("config", e.to_string());
+      std::string status = "reload rejected: " + std::to_string(result.errors.size()) +
+                           " error(s) in " + config_path + "; still running the previous configuration";
+      log::error("service", status);
+      notify("READY=1\nSTATUS=" + status);
+    } else {
+      apply(std::move(result.config));
+    }
+    if (reload_again) {
+      reload_again = false;
+      begin_reload();
+    }
+  }
+
+  void apply(std::shared_ptr<const config::Config> next) {
+    auto plan = plan_reload(*config, *next);
+    for (const auto& key : plan.restart_required) {
+      log::warning("service", key, " changed: restart required to apply it; keeping the running value");
+    }
+    apply_logging(*next);
+    // Limits apply to new connections and requests; listen addresses stay until a restart.
+    auto limits = next->server.limits;
+    http.set_limits(limits);
+    auto previous = config;
+    config = next;
+    http.set_router(build_router());
+    reloads_applied.inc();
+    std::vector<std::string> to_start = plan.start;
+    stop_connectors(plan.stop, [this, to_start, next] {
+      for (const auto& name : to_start) {
+        for (const auto& c : next->connectors) {
+          if (c.name == name) start_connector(c);
+        }
+      }
+    });
+    std::string status = "ready; configuration reloaded (" + std::to_string(plan.stop.size()) + " connector(s) stopped, " +
+                         std::to_string(plan.start.size()) + " started, " + std::to_string(plan.unchanged.size()) +
+                         " unchanged)";
+    if (!plan.restart_required.empty()) status += "; restart required for some changes";
+    log::info("service", status);
+    notify("READY=1\nSTATUS=" + status);
+  }
+
+  void begin_stop(int signo) {
+    if (stopping) return;
+    stopping = true;
+    log::info("service", signo == SIGINT ? "SIGINT" : "SIGTERM", ": stopping");
+    notify("STOPPING=1\nSTATUS=stopping: draining connections");
+    signals.cancel();
+    if (watchdog) watchdog->cancel();
+    // Backstop: whatever hangs, the process ends shortly after the configured bound.
+    hard_deadline = std::make_unique<asio::steady_timer>(io, config->server.limits.shutdown_timeout + std::chrono::seconds(5));
+    hard_deadline->async_wait([this](error_code ec) {
+      if (ec) return;
+      log::error("service", "shutdown did not finish in time; exiting anyway");
+      exit_code = 1;
+      io.stop();
+    });
+    http.stop([this] {
+      std::vector<std::string> names;
+      for (const auto& [name, rc] : running) names.push_back(name);
+      stop_connectors(names, [this] { finish_stop(); });
+    });
+  }
+
+  void finish_stop() {
+    // TODO(store): drain the store's writer queue here (off the io thread), then finish.
+    if (hard_deadline) hard_deadline->cancel();
+    log::info("service", "stopped");
+  }
+};
+
+Service::Service(std::string config_path, std::shared_ptr<const config::Config> initial)
+    : impl_(std::make_unique<Impl>(std::move(config_path), std::move(initial))) {}
+
+Service::~Service() = default;
+
+int Service::run() {
+  if (!impl_->start()) return impl_->exit_code;
+  impl_->io.run();
+  impl_->blocking.stop();
+  return impl_->exit_code;
+}
+
+}  // namespace omnitrail
