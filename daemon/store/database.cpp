@@ -327,6 +327,8 @@ void Database::configure_writer(Synchronous synchronous) {
   }
   exec(synchronous == Synchronous::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   exec("PRAGMA foreign_keys=ON");
+  // Erased customers (GDPR) must not linger in freed pages: deleted content is overwritten.
+  exec("PRAGMA secure_delete=ON");
 }
 
 void Database::configure_reader() {

@@ -180,8 +180,118 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit(at);
 )sql";
 
-constexpr std::array<Migration, 1> all_migrations{{
+// Migration 2 (write side of the timeline, issue #3):
+//  - customers: where the display name came from and when (survivorship on merge);
+//  - merges.restore: the single-valued fields a merge overwrote, so unmerge restores them;
+//  - do_not_merge.evidence: the identifiers a reverted merge / rejected suggestion rested on;
+//  - identity_links: a value seen with customers other than its owner (UNIQUE(kind, key) keeps
+//    one owner per value), for shared-value detection and the pop's candidate list;
+//  - suggestions: customer_b may be NULL ("add this identifier to customer_a", e.g. a limit);
+//  - conversations / interactions: channel 'note' allowed (agents' notes). Both are rebuilt in
+//    an order that never drops a table still referenced (foreign_keys stays ON in migrate()):
+//    interactions_new points at conversations_new, the old pair is dropped, then both renamed
+//    (RENAME rewrites the REFERENCES clause).
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE customers ADD COLUMN display_name_source TEXT
+  CHECK (display_name_source IN ('channel', 'agent', 'crm'));
+ALTER TABLE customers ADD COLUMN display_name_at INTEGER;
+
+ALTER TABLE merges ADD COLUMN restore TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(restore));
+
+ALTER TABLE do_not_merge ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]'
+  CHECK (json_valid(evidence));
+
+CREATE TABLE identity_links (
+  kind        TEXT    NOT NULL,
+  key         TEXT    NOT NULL,
+  customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  first_seen  INTEGER NOT NULL,
+  last_seen   INTEGER NOT NULL,
+  PRIMARY KEY (kind, key, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX identity_links_customer ON identity_links(customer_id);
+
+CREATE TABLE suggestions_v2 (
+  id         INTEGER PRIMARY KEY,
+  customer_a INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  customer_b INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+  reason     TEXT    NOT NULL,
+  evidence   TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(evidence)),
+  status     TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'accepted', 'rejected')),
+  created_at INTEGER NOT NULL,
+  decided_at INTEGER,
+  decided_by TEXT,
+  CHECK (customer_b IS NULL OR customer_a <> customer_b)
+);
+INSERT INTO suggestions_v2 SELECT id, customer_a, customer_b, reason, evidence, status, created_at,
+  decided_at, decided_by FROM suggestions;
+DROP TABLE suggestions;
+ALTER TABLE suggestions_v2 RENAME TO suggestions;
+CREATE UNIQUE INDEX suggestions_pending_pair
+  ON suggestions(min(customer_a, customer_b), max(customer_a, customer_b))
+  WHERE status = 'pending' AND customer_b IS NOT NULL;
+CREATE UNIQUE INDEX suggestions_pending_identifier ON suggestions(customer_a, evidence)
+  WHERE status = 'pending' AND customer_b IS NULL;
+CREATE INDEX suggestions_a ON suggestions(customer_a, status);
+CREATE INDEX suggestions_b ON suggestions(customer_b, status);
+
+CREATE TABLE conversations_v2 (
+  id          INTEGER PRIMARY KEY,
+  public_id   TEXT    NOT NULL UNIQUE DEFAULT ('v_' || lower(hex(randomblob(8)))),
+  key         TEXT    NOT NULL,
+  channel     TEXT    NOT NULL CHECK (channel IN ('phone', 'email', 'sms', 'chat', 'api', 'note')),
+  customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+  source      TEXT    NOT NULL,
+  started_at  INTEGER NOT NULL,
+  last_at     INTEGER NOT NULL,
+  ended_at    INTEGER,
+  UNIQUE (source, key)
+);
+INSERT INTO conversations_v2 SELECT id, public_id, key, channel, customer_id, source, started_at,
+  last_at, ended_at FROM conversations;
+CREATE TABLE interactions_v2 (
+  id              INTEGER PRIMARY KEY,
+  public_id       TEXT    NOT NULL UNIQUE DEFAULT ('i_' || lower(hex(randomblob(8)))),
+  customer_id     INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+  conversation_id INTEGER REFERENCES conversations_v2(id) ON DELETE SET NULL,
+  channel         TEXT    NOT NULL
+                          CHECK (channel IN ('phone', 'email', 'sms', 'chat', 'api', 'note')),
+  direction       TEXT    NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+  kind            TEXT    NOT NULL,
+  occurred_at     INTEGER NOT NULL,
+  source          TEXT    NOT NULL,
+  external_id     TEXT    NOT NULL,
+  from_raw        TEXT,
+  from_key        TEXT,
+  to_raw          TEXT,
+  to_key          TEXT,
+  agent           TEXT,
+  subject         TEXT,
+  text            TEXT,
+  text_truncated  INTEGER NOT NULL DEFAULT 0 CHECK (text_truncated IN (0, 1)),
+  metadata        TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+  created_at      INTEGER NOT NULL,
+  UNIQUE (source, external_id)
+);
+INSERT INTO interactions_v2 SELECT id, public_id, customer_id, conversation_id, channel, direction,
+  kind, occurred_at, source, external_id, from_raw, from_key, to_raw, to_key, agent, subject, text,
+  text_truncated, metadata, created_at FROM interactions;
+DROP TABLE interactions;
+DROP TABLE conversations;
+ALTER TABLE conversations_v2 RENAME TO conversations;
+ALTER TABLE interactions_v2 RENAME TO interactions;
+CREATE INDEX conversations_customer ON conversations(customer_id, last_at DESC);
+CREATE INDEX conversations_open ON conversations(customer_id, last_at DESC) WHERE ended_at IS NULL;
+CREATE INDEX interactions_customer_time ON interactions(customer_id, occurred_at DESC, id DESC);
+CREATE INDEX interactions_conversation ON interactions(conversation_id, occurred_at)
+  WHERE conversation_id IS NOT NULL;
+CREATE INDEX interactions_channel_time ON interactions(channel, occurred_at);
+)sql";
+
+constexpr std::array<Migration, 2> all_migrations{{
     {1, "initial schema", schema_v1},
+    {2, "timeline write side: links, restorable merges, identifier suggestions, notes", schema_v2},
 }};
 
 bool table_exists(Database& db, std::string_view name) {
