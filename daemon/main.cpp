@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     std::cerr << "omnitraild: " << loaded.errors.size() << " error(s) in " << config_path << "\n";
     return exit_config;
   }
+  for (const auto& w : loaded.warnings) std::cerr << w.to_string() << " (warning)\n";
   if (check_only) {
     std::cout << config_path << ": configuration is valid\n";
     return 0;

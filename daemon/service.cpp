@@ -12,14 +12,17 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "connectors/connector.hpp"
+#include "daemon/api/rest_api.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/metrics/metrics.hpp"
 #include "daemon/reload_plan.hpp"
+#include "daemon/store/store.hpp"
 #include "daemon/util/blocking_pool.hpp"
 #include "daemon/util/log.hpp"
 #include "omnitrail/version.hpp"
@@ -74,8 +77,11 @@ struct Service::Impl {
   bool stopping = false;
   bool reloading = false;
   bool reload_again = false;
+  std::unique_ptr<store::Store> store;
   bool store_up = false;
   std::string listening;
+  std::shared_ptr<api::ApiState> api_state;
+  std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<asio::steady_timer> watchdog;
   std::unique_ptr<asio::steady_timer> hard_deadline;
   int exit_code = 0;
@@ -85,8 +91,8 @@ struct Service::Impl {
     apply_logging(*config);
     metrics.gauge("omnitrail_build_info", "Build information; always 1.", {{"version", version_string}}).set(1);
 
-    // TODO(store): open the SQLite store here (issue #3); READY=1 waits for it.
-    store_up = true;
+    // The io thread is not running yet, so opening (and migrating) the store here blocks nobody.
+    if (!open_store()) return false;
 
     http.set_limits(config->server.limits);
     http.set_router(build_router());
@@ -112,9 +118,57 @@ struct Service::Impl {
     }
     wait_for_signal();
     start_watchdog();
+    schedule_retention(std::chrono::minutes(1));
     notify("READY=1\nSTATUS=ready; listening on " + listening);
     log::info("service", "omnitraild ", version_string, " ready; listening on ", listening);
     return true;
+  }
+
+  bool open_store() {
+    const auto& storage = config->storage;
+    store::Options options;
+    options.path = storage.sqlite_path;
+    options.synchronous = store::parse_synchronous(storage.synchronous).value_or(store::Synchronous::normal);
+    options.queue_capacity = storage.write_queue_capacity;
+    options.checkpoint_interval = storage.checkpoint_interval;
+    std::error_code fs_error;
+    auto folder = std::filesystem::path(options.path).parent_path();
+    if (!folder.empty()) std::filesystem::create_directories(folder, fs_error);
+    auto opened = store::Store::open(options);
+    if (!opened.ok()) {
+      auto message = "cannot open the store at " + options.path + ": " + opened.status().to_string();
+      log::error("service", message);
+      notify("STATUS=failed: " + message);
+      exit_code = 1;
+      return false;
+    }
+    store = std::move(opened.value());
+    store_up = true;
+    log::info("store", "opened ", options.path, " (schema version ", store->schema_version(), ", synchronous=",
+              storage.synchronous, ")");
+    register_store_metrics();
+    return true;
+  }
+
+  void register_store_metrics() {
+    const auto* stats = &store->stats();
+    auto counter_like = [this](const std::string& name, const std::string& help, const std::atomic<std::uint64_t>* v) {
+      metrics.gauge_callback(name, help, {}, [v] { return static_cast<double>(v->load(std::memory_order_relaxed)); });
+    };
+    counter_like("omnitrail_store_write_queue_depth", "Write jobs waiting for the writer thread.", &stats->write_queue_depth);
+    counter_like("omnitrail_store_read_queue_depth", "Read jobs waiting for a reader thread.", &stats->read_queue_depth);
+    counter_like("omnitrail_store_writes_rejected", "Write jobs refused because the queue was full (cumulative).",
+                 &stats->writes_rejected);
+    counter_like("omnitrail_store_batches_committed", "Group commits (cumulative).", &stats->batches_committed);
+    counter_like("omnitrail_store_jobs_committed", "Write jobs committed (cumulative).", &stats->jobs_committed);
+    counter_like("omnitrail_store_jobs_failed", "Write jobs that failed (cumulative).", &stats->jobs_failed);
+    metrics.gauge_callback("omnitrail_store_commit_latency_seconds_avg", "Mean BEGIN..COMMIT time of committed batches.",
+                           {}, [stats] {
+                             auto n = stats->commit_latency_count.load(std::memory_order_relaxed);
+                             return n == 0 ? 0.0
+                                           : static_cast<double>(stats->commit_latency_us_sum.load(std::memory_order_relaxed)) /
+                                                 1e6 / static_cast<double>(n);
+                           });
   }
 
   void apply_logging(const config::Config& c) {
@@ -130,6 +184,20 @@ struct Service::Impl {
     watchdog = std::make_unique<asio::steady_timer>(io);
     log::info("service", "systemd watchdog enabled, pinging every ", period.count() / 1000, " ms");
     schedule_watchdog(period);
+  }
+
+  // storage.retention_days: one pass a minute after start, then daily; the work runs as bounded
+  // store batches, so it never blocks the io thread or starves ingest.
+  void schedule_retention(std::chrono::milliseconds delay) {
+    if (!retention_timer) retention_timer = std::make_unique<asio::steady_timer>(io);
+    retention_timer->expires_after(delay);
+    retention_timer->async_wait([this](error_code ec) {
+      if (ec || stopping) return;
+      if (!config->storage.retention_days.empty() && api_state) {
+        api::run_retention(api_state, [](long long) {});
+      }
+      schedule_retention(std::chrono::hours(24));
+    });
   }
 
   void schedule_watchdog(std::chrono::microseconds period) {
@@ -154,6 +222,10 @@ struct Service::Impl {
     router->add("GET", "/metrics", [this](http::Request&&, http::Respond respond) {
       respond(http::Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
     });
+    if (store) {
+      api_state = api::make_api_state(config, *store, metrics);
+      api::add_routes(*router, api_state);
+    }
     return router;
   }
 
@@ -336,6 +408,7 @@ struct Service::Impl {
     notify("STOPPING=1\nSTATUS=stopping: draining connections");
     signals.cancel();
     if (watchdog) watchdog->cancel();
+    if (retention_timer) retention_timer->cancel();
     // Backstop: whatever hangs, the process ends shortly after the configured bound.
     hard_deadline = std::make_unique<asio::steady_timer>(io, config->server.limits.shutdown_timeout + std::chrono::seconds(5));
     hard_deadline->async_wait([this](error_code ec) {
@@ -352,9 +425,23 @@ struct Service::Impl {
   }
 
   void finish_stop() {
-    // TODO(store): drain the store's writer queue here (off the io thread), then finish.
-    if (hard_deadline) hard_deadline->cancel();
-    log::info("service", "stopped");
+    // Store::stop() blocks until every accepted write is committed: run it off the io thread.
+    auto finish = [this] {
+      if (hard_deadline) hard_deadline->cancel();
+      log::info("service", "stopped");
+    };
+    if (!store) return finish();
+    bool queued = blocking.submit([this, finish] {
+      store->stop();
+      asio::post(io, [this, finish] {
+        store_up = false;
+        finish();
+      });
+    });
+    if (!queued) {
+      store->stop();
+      finish();
+    }
   }
 };
 

@@ -1,0 +1,38 @@
+// The REST API under /api/v1: customers, identifiers, merges, suggestions, timeline, export,
+// erase, retention and POST /interactions (the `api` channel). Handlers validate input on the io
+// thread and run every SQL statement as a store job; the store's callback completes the request
+// (Respond is thread-safe). Thread contract: add_routes() on the io thread; handlers run there.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "daemon/config/config.hpp"
+#include "daemon/http/router.hpp"
+
+namespace omnitrail::store {
+class Store;
+}
+namespace omnitrail::metrics {
+class Registry;
+}
+
+namespace omnitrail::api {
+
+struct ApiState;
+
+/// Everything the REST handlers need; rebuilt on every config reload (immutable afterwards).
+std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> config, store::Store& store,
+                                         metrics::Registry& metrics);
+
+/// Registers every /api/v1 route on `router`.
+void add_routes(http::Router& router, std::shared_ptr<ApiState> state);
+
+/// The OpenAPI 3 document served at /api/v1/openapi.json (embedded at build time).
+const std::string& openapi_document();
+
+/// Runs one retention pass (config storage.retention_days) as store jobs; `done` gets the
+/// number of interactions deleted, or -1 on error. Any thread; `done` runs on a store thread.
+void run_retention(const std::shared_ptr<ApiState>& state, std::function<void(long long)> done);
+
+}  // namespace omnitrail::api
