@@ -56,6 +56,8 @@ class Daemon:
         env.pop("JOURNAL_STREAM", None)
         env["NOTIFY_SOCKET"] = self.notify_path
         env.update(self.extra_env)
+        if getattr(self, "stderr", None):
+            self.stderr.close()
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([OMNITRAILD, "--config", self.config_path], env=env,
                                      stdout=subprocess.DEVNULL, stderr=self.stderr, cwd=self.path)
@@ -72,6 +74,8 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.kill()
+        if getattr(self, "stderr", None):
+            self.stderr.close()
         self.notify.close()
         self.dir.cleanup()
 
@@ -176,3 +180,67 @@ logging:
 
 def main():
     unittest.main(verbosity=2)
+
+
+API_CONFIG = """
+server:
+  listen: ["127.0.0.1:0"]
+  admin_token_files: [secrets/admin.token]
+  limits:
+    read_timeout: 5s
+    idle_timeout: 5s
+    shutdown_timeout: 3s
+    max_body_bytes: 256KiB
+storage:
+  sqlite_path: state/omnitrail.db
+identity:
+  default_region: GB
+agents:
+  - id: alice
+    name: Alice Agent
+    extensions: ["6001"]
+    queues: [support]
+    token_file: secrets/alice.token
+logging:
+  level: info
+"""
+
+API_FILES = {
+    "secrets/admin.token": "admin-token-for-tests-0123456789\n",
+    "secrets/alice.token": "alice-token-for-tests-0123456789\n",
+}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests-0123456789"}
+AGENT = {"Authorization": "Bearer alice-token-for-tests-0123456789"}
+
+
+def api_daemon(extra_config=""):
+    return Daemon(API_CONFIG + extra_config, files=API_FILES)
+
+
+def call(daemon, method, path, body=None, headers=None, token=ADMIN):
+    """JSON request; returns (status, parsed JSON or raw text)."""
+    hdrs = dict(token or {})
+    hdrs.update(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode() if not isinstance(body, (bytes, str)) else body
+        hdrs.setdefault("Content-Type", "application/json")
+    status, _, raw = daemon.request(method, path, body=data, headers=hdrs)
+    try:
+        return status, json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return status, raw
+
+
+_counter = [0]
+
+
+def interaction(daemon, identifiers, channel="phone", kind=None, token=ADMIN, **fields):
+    """POSTs one interaction with a fresh external_id; returns (status, body)."""
+    _counter[0] += 1
+    body = {"external_id": "it-%d-%d" % (os.getpid(), _counter[0]), "channel": channel,
+            "kind": kind or {"phone": "call.ringing", "sms": "sms.received", "email": "email.received",
+                             "chat": "chat.started"}.get(channel, "api.event"),
+            "identifiers": [{"kind": k, "value": v, "trust": t} for (k, v, t) in identifiers]}
+    body.update(fields)
+    return call(daemon, "POST", "/api/v1/interactions", body, token=token)

@@ -1,6 +1,7 @@
 """systemd lifecycle of the real binary: READY, probes, SIGHUP reload (valid and invalid),
 watchdog pings, SIGTERM drain within the bound."""
 import json
+import os
 import signal
 import socket
 import time
@@ -21,12 +22,15 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(body["status"], "ready")
             self.assertEqual(body["store"]["state"], "up")
             self.assertEqual(body["connectors"], [])
+            # The store is a real SQLite file, relative to the config file's folder.
+            self.assertTrue(os.path.getsize(os.path.join(d.path, "state", "omnitrail.db")) > 0)
             status, headers, data = d.request("GET", "/metrics")
             self.assertEqual(status, 200)
             self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
             text = data.decode()
             self.assertIn("# TYPE omnitrail_build_info gauge", text)
             self.assertRegex(text, r'omnitrail_http_requests_total\{code="200"\} [1-9]')
+            self.assertIn("omnitrail_store_write_queue_depth 0", text)
 
     def test_reload_valid_then_invalid_keeps_serving(self):
         with Daemon(MINIMAL_CONFIG) as d:
@@ -98,6 +102,16 @@ class LifecycleTest(unittest.TestCase):
             d.wait_for("STOPPING=1")
             self.assertEqual(d.wait_exit(timeout=10), 0)
             self.assertIn("stopped", d.log())
+
+    def test_store_failure_exits_nonzero(self):
+        d = Daemon(MINIMAL_CONFIG.replace("state/omnitrail.db", "/dev/null/omnitrail.db"))
+        try:
+            d.start(wait_ready=False)
+            self.assertNotEqual(d.wait_exit(timeout=20), 0)
+            self.assertIn("cannot open the store at /dev/null/omnitrail.db", d.log())
+            self.assertFalse(any(m == "READY=1" for m in d.messages))
+        finally:
+            d.__exit__(None, None, None)
 
     def test_listen_failure_exits_nonzero(self):
         blocker = socket.socket()
