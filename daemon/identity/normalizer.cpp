@@ -590,6 +590,11 @@ struct Normalizer::Impl {
     if (number.has_extension() && !number.extension().empty()) {
       id.key += ";ext=" + number.extension();
     }
+    // The parsed number itself may be one repeated digit even when the raw text was not
+    // ("+3333 /3333333f"): the key must obey the same rule as bare input (found by fuzzing).
+    if (repeated_digits(e164.substr(1))) {
+      return NormalizeResult::rejected(RejectReason::blocked, quoted(id.key) + " is all zeros or one repeated digit");
+    }
     if (own_numbers.contains(e164)) {
       return NormalizeResult::rejected(RejectReason::own_value,
                                        quoted(id.key) + " is one of our own numbers");

@@ -436,3 +436,14 @@ TEST_CASE("one normaliser serves several threads", "[identity][normalizer][threa
   CHECK(expected[0] == "+442079460123");
   CHECK(expected[4] == "+442079460123;ext=9");
 }
+
+TEST_CASE("a number whose E.164 form is one repeated digit is blocked however it was written", "[identity][phone][fuzz]") {
+  omnitrail::identity::NormalizeOptions options;
+  options.default_region = "GB";
+  omnitrail::identity::Normalizer n(options);
+  // Found by fuzz/identity_fuzz: the raw text is not "repeated digits", its key is.
+  auto r = n.phone("+3333 /3333333f");
+  CHECK_FALSE(r.ok());
+  if (!r.ok()) CHECK(r.reason() == omnitrail::identity::RejectReason::blocked);
+  CHECK(n.phone("+44 20 7946 0123").ok());
+}
