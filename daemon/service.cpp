@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/connector.hpp"
+#include "daemon/agents/agent_hub.hpp"
 #include "daemon/api/rest_api.hpp"
+#include "daemon/web/web_assets.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/metrics/metrics.hpp"
@@ -81,6 +83,7 @@ struct Service::Impl {
   bool store_up = false;
   std::string listening;
   std::shared_ptr<api::ApiState> api_state;
+  std::unique_ptr<agents::AgentHub> hub;
   std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<asio::steady_timer> watchdog;
   std::unique_ptr<asio::steady_timer> hard_deadline;
@@ -222,9 +225,18 @@ struct Service::Impl {
     router->add("GET", "/metrics", [this](http::Request&&, http::Respond respond) {
       respond(http::Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
     });
+    web::add_console_routes(*router);
     if (store) {
+      if (!hub) hub = std::make_unique<agents::AgentHub>(io, *store, metrics);
+      hub->configure(config);
       api_state = api::make_api_state(config, *store, metrics);
+      api::set_commit_listener(*api_state, [hub = hub.get()](const timeline::Interaction& in,
+                                                             const timeline::IngestOutcome& outcome,
+                                                             std::chrono::steady_clock::time_point at) {
+        hub->on_committed(in, outcome, at);
+      });
       api::add_routes(*router, api_state);
+      router->add_websocket("/api/v1/agents/ws", hub->websocket_factory());
     }
     return router;
   }
@@ -417,6 +429,7 @@ struct Service::Impl {
       exit_code = 1;
       io.stop();
     });
+    if (hub) hub->stop();
     http.stop([this] {
       std::vector<std::string> names;
       for (const auto& [name, rc] : running) names.push_back(name);

@@ -36,6 +36,7 @@ struct ApiState {
   timeline::IngestSettings ingest;
   metrics::Counter* ingested = nullptr;
   metrics::Counter* duplicates = nullptr;
+  CommitListener on_committed;
 
   explicit ApiState(const config::Config& c) : authority(c) {}
 };
@@ -426,13 +427,15 @@ void add_interaction_routes(http::Router& router, const std::shared_ptr<ApiState
       return respond(Response::error(400, "invalid_argument", problem));
     }
     auto shared_respond = std::make_shared<Respond>(std::move(respond));
-    auto in = std::move(*interaction);
+    auto in = std::make_shared<const timeline::Interaction>(std::move(*interaction));
+    auto received_at = req.received_at;
     bool queued = s->store->submit_write<timeline::IngestOutcome>(
-        [s, in](store::WriteContext& w) { return timeline::ingest(w, s->ingest, in, now_ms()); },
-        [s, shared_respond](store::Result<timeline::IngestOutcome> r) {
+        [s, in](store::WriteContext& w) { return timeline::ingest(w, s->ingest, *in, now_ms()); },
+        [s, in, received_at, shared_respond](store::Result<timeline::IngestOutcome> r) {
           if (!r.ok()) return (*shared_respond)(from_status(r.status()));
           const auto& o = *r;
           (o.duplicate ? s->duplicates : s->ingested)->inc();
+          if (s->on_committed) s->on_committed(*in, o, received_at);
           json out{{"interaction_id", o.interaction_id},
                    {"customer_id", o.customer_id.empty() ? json(nullptr) : json(o.customer_id)},
                    {"conversation_id", o.conversation_id.empty() ? json(nullptr) : json(o.conversation_id)},
@@ -492,6 +495,8 @@ std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> c
                                        {{"source", "api"}});
   return state;
 }
+
+void set_commit_listener(ApiState& state, CommitListener listener) { state.on_committed = std::move(listener); }
 
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state) {
   router.add("GET", "/api/v1/openapi.json", [](Request&&, Respond respond) {

@@ -4,11 +4,13 @@
 // (Respond is thread-safe). Thread contract: add_routes() on the io thread; handlers run there.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
 #include "daemon/config/config.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/timeline/ingest.hpp"
 
 namespace omnitrail::store {
 class Store;
@@ -24,6 +26,12 @@ struct ApiState;
 /// Everything the REST handlers need; rebuilt on every config reload (immutable afterwards).
 std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> config, store::Store& store,
                                          metrics::Registry& metrics);
+
+/// Called after an interaction from POST /api/v1/interactions was committed (on a store thread),
+/// with the time its request arrived. The service connects the screen-pop hub here.
+using CommitListener = std::function<void(const timeline::Interaction&, const timeline::IngestOutcome&,
+                                          std::chrono::steady_clock::time_point received_at)>;
+void set_commit_listener(ApiState& state, CommitListener listener);
 
 /// Registers every /api/v1 route on `router`.
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state);

@@ -144,7 +144,19 @@ void Router::dispatch(Request&& request, Respond respond) const {
 std::vector<std::pair<std::string, std::string>> Router::routes() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+  for (const auto& [path, factory] : websockets_) out.emplace_back("GET", path);
   return out;
+}
+
+void Router::add_websocket(std::string path, WebSocketFactory factory) {
+  websockets_.emplace_back(std::move(path), std::move(factory));
+}
+
+const WebSocketFactory* Router::find_websocket(const std::string& path) const {
+  for (const auto& [p, factory] : websockets_) {
+    if (p == path) return &factory;
+  }
+  return nullptr;
 }
 
 }  // namespace omnitrail::http

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/http/websocket.hpp"
+
 namespace omnitrail::http {
 
 struct Request {
@@ -58,7 +60,13 @@ class Router {
   void dispatch(Request&& request, Respond respond) const;
 
   /// Every (method, pattern) registered, in registration order (for the OpenAPI coverage test).
+  /// WebSocket routes are listed with method "GET".
   std::vector<std::pair<std::string, std::string>> routes() const;
+
+  /// Adds a WebSocket endpoint at `path` (exact match): upgrade requests there go to `factory`.
+  void add_websocket(std::string path, WebSocketFactory factory);
+  /// The factory for an upgrade request to `path`, or null.
+  const WebSocketFactory* find_websocket(const std::string& path) const;
 
  private:
   struct Route {
@@ -68,6 +76,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::vector<std::pair<std::string, WebSocketFactory>> websockets_;
 };
 
 /// Percent-decodes `text` ('+' stays '+'; pass plus_as_space for forms). Invalid escapes are kept verbatim.

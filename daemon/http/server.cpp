@@ -23,6 +23,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 
 #include "daemon/metrics/metrics.hpp"
 #include "daemon/util/log.hpp"
@@ -83,6 +86,35 @@ struct SessionBase {
   virtual void force_close() = 0;
 };
 
+struct WebSocketBase {
+  virtual ~WebSocketBase() = default;
+  virtual void going_away() = 0;   // graceful stop: close 1001
+  virtual void force_close() = 0;
+};
+
+namespace {
+
+// Builds the handler-facing Request from Beast's message (moves the body out).
+Request to_request(bhttp::request<bhttp::string_body>& raw, const std::string& remote) {
+  Request request;
+  request.method = std::string(raw.method_string());
+  request.target = std::string(raw.target());
+  auto q = request.target.find('?');
+  request.path = percent_decode(std::string_view(request.target).substr(0, q));
+  if (q != std::string::npos) request.query = request.target.substr(q + 1);
+  for (const auto& field : raw) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    request.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  request.body = std::move(raw.body());
+  request.remote_address = remote;
+  request.received_at = std::chrono::steady_clock::now();
+  return request;
+}
+
+}  // namespace
+
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& context, metrics::Registry& registry)
       : ioc(context),
@@ -106,6 +138,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   };
   std::vector<Listener> listeners;
   std::unordered_set<SessionBase*> sessions;
+  std::unordered_set<WebSocketBase*> websockets;
   std::size_t pending_rejects = 0;
   bool stopping = false;
   std::function<void()> on_stopped;
@@ -131,8 +164,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     maybe_finish_stop();
   }
 
+  void websocket_ended(WebSocketBase* w) {
+    websockets.erase(w);
+    open_connections.set(static_cast<double>(sessions.size() + websockets.size()));
+    maybe_finish_stop();
+  }
+
   void maybe_finish_stop() {
-    if (!stopping || !sessions.empty() || !on_stopped) return;
+    if (!stopping || !sessions.empty() || !websockets.empty() || !on_stopped) return;
     if (stop_timer) stop_timer->cancel();
     auto done = std::move(on_stopped);
     on_stopped = nullptr;
@@ -171,7 +210,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } catch (const std::exception& e) {
       log::warning("http", "connection from ", remote_, " closed after an internal error: ", e.what());
     }
-    force_close();
+    if (!upgraded_) force_close();  // an upgraded stream now belongs to its WebSocket
     server_->session_ended(this);
   }
 
@@ -213,6 +252,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         co_return;
       }
       auto request = parser.release();
+      if (beast::websocket::is_upgrade(request)) {
+        auto path = percent_decode(std::string_view(request.target()).substr(0, request.target().find('?')));
+        if (const auto* factory = server_->router->find_websocket(path)) {
+          co_await upgrade(*factory, std::move(request));
+          co_return;
+        }
+      }
       const bool keep_alive = request.keep_alive();
       const auto started = std::chrono::steady_clock::now();
       Response response = co_await dispatch(std::move(request));
@@ -250,22 +296,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     co_await write(Response::error(status, code, message), false, false, write_ec);
   }
 
+  // Hands the connection to a WebSocket session (defined below), or answers 403.
+  asio::awaitable<void> upgrade(const WebSocketFactory& factory, bhttp::request<bhttp::string_body>&& raw);
+
   asio::awaitable<Response> dispatch(bhttp::request<bhttp::string_body>&& raw) {
-    Request request;
-    request.method = std::string(raw.method_string());
+    Request request = to_request(raw, remote_);
     last_method_ = request.method;
-    request.target = std::string(raw.target());
-    auto q = request.target.find('?');
-    request.path = percent_decode(std::string_view(request.target).substr(0, q));
-    if (q != std::string::npos) request.query = request.target.substr(q + 1);
-    for (const auto& field : raw) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    request.body = std::move(raw.body());
-    request.remote_address = remote_;
-    request.received_at = std::chrono::steady_clock::now();
 
     struct Pending {
       explicit Pending(asio::any_io_executor ex) : timer(ex) {}
@@ -333,7 +369,208 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   std::string last_method_;
   bool idle_ = true;
+  bool upgraded_ = false;
 };
+
+// One accepted WebSocket: a reader coroutine, a writer coroutine with one write in flight and
+// a bounded queue, Beast's idle timeout with keep-alive pings, and a close deadline.
+template <typename Stream>
+class WsConnection : public WebSocket, public WebSocketBase, public std::enable_shared_from_this<WsConnection<Stream>> {
+ public:
+  WsConnection(std::shared_ptr<Server::Impl> server, Stream&& stream, std::string remote, WebSocketOptions options,
+               std::shared_ptr<WebSocketSession> session)
+      : server_(std::move(server)),
+        ws_(std::move(stream)),
+        remote_(std::move(remote)),
+        options_(options),
+        session_(std::move(session)),
+        close_timer_(ws_.get_executor()) {}
+
+  static asio::awaitable<void> run(std::shared_ptr<WsConnection> self, bhttp::request<bhttp::string_body> request) {
+    co_await self->run_owned(std::move(request));
+  }
+
+  bool send(Frame frame) override {
+    if (!open_ || closing_ || !frame.text) return false;
+    if (queue_.size() >= options_.max_queue_messages || queued_bytes_ + frame.text->size() > options_.max_queue_bytes) {
+      log::warning("websocket", remote_, ": send queue full (", queue_.size(), " messages); disconnecting");
+      close(4008, "client is too slow");
+      return false;
+    }
+    queued_bytes_ += frame.text->size();
+    queue_.push_back(std::move(frame));
+    if (!writing_) asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+    return true;
+  }
+
+  void close(int code, std::string reason) override {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    // Frames not yet being written are dropped: the peer is leaving or too slow to take them.
+    while (queue_.size() > (writing_ ? 1u : 0u)) {
+      queued_bytes_ -= queue_.back().text->size();
+      queue_.pop_back();
+    }
+    close_timer_.expires_after(std::chrono::seconds(5));
+    close_timer_.async_wait([weak = this->weak_from_this()](error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->force_close();
+    });
+    if (!writing_) asio::co_spawn(ws_.get_executor(), send_close(this->shared_from_this()), asio::detached);
+  }
+
+  bool is_open() const override { return open_ && !closing_; }
+  const std::string& remote_address() const override { return remote_; }
+  std::size_t queued_messages() const override { return queue_.size(); }
+
+  void going_away() override { close(1001, "server shutting down"); }
+  void force_close() override {
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+ private:
+  asio::awaitable<void> run_owned(bhttp::request<bhttp::string_body> request) {
+    namespace websocket = beast::websocket;
+    error_code ec;
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket stream has its own timeouts
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(10);
+    timeouts.idle_timeout = options_.heartbeat * 2;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, server_name); }));
+    ws_.read_message_max(options_.max_message_bytes);
+    co_await ws_.async_accept(request, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      log::debug("websocket", "handshake with ", remote_, " failed: ", ec.message());
+      finish(1006, "handshake failed");
+      co_return;
+    }
+    open_ = true;
+    auto self = this->shared_from_this();
+    try {
+      session_->on_open(self);
+      beast::flat_buffer buffer;
+      for (;;) {
+        co_await ws_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        if (!ws_.got_text()) {
+          buffer.consume(buffer.size());
+          close(1003, "binary frames are not supported");
+          continue;
+        }
+        std::string text = beast::buffers_to_string(buffer.data());
+        buffer.consume(buffer.size());
+        if (!closing_) session_->on_message(std::move(text));
+      }
+    } catch (const std::exception& e) {
+      log::error("websocket", remote_, ": session failed: ", e.what());
+    }
+    int code = close_code_;
+    std::string reason = close_reason_;
+    if (ec == websocket::error::closed) {
+      if (!closing_) code = ws_.reason().code, reason = std::string(ws_.reason().reason.c_str());
+    } else if (ec == websocket::error::message_too_big) {
+      code = 1009, reason = "message too big";
+    } else if (!closing_) {
+      code = 1006, reason = ec ? ec.message() : "closed";
+    }
+    finish(code, reason);
+  }
+
+  static asio::awaitable<void> write_loop(std::shared_ptr<WsConnection> self) {
+    self->writing_ = true;
+    error_code ec;
+    while (!self->queue_.empty()) {
+      Frame frame = self->queue_.front();
+      self->ws_.text(true);
+      co_await self->ws_.async_write(asio::buffer(*frame.text), asio::redirect_error(asio::use_awaitable, ec));
+      if (!self->queue_.empty()) {
+        self->queued_bytes_ -= self->queue_.front().text->size();
+        self->queue_.pop_front();
+      }
+      if (ec) break;
+      if (frame.latency) {
+        frame.latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - frame.origin).count());
+      }
+    }
+    self->writing_ = false;
+    if (ec) {
+      self->queue_.clear();
+      self->queued_bytes_ = 0;
+      self->force_close();
+      co_return;
+    }
+    if (self->closing_ && !self->close_sent_) co_await send_close(self);
+  }
+
+  static asio::awaitable<void> send_close(std::shared_ptr<WsConnection> self) {
+    if (self->close_sent_ || self->finished_) co_return;
+    self->close_sent_ = true;
+    error_code ec;
+    beast::websocket::close_reason reason(static_cast<std::uint16_t>(self->close_code_));
+    reason.reason = self->close_reason_;
+    co_await self->ws_.async_close(reason, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  void finish(int code, const std::string& reason) {
+    if (finished_) return;
+    finished_ = true;
+    open_ = false;
+    close_timer_.cancel();
+    force_close();
+    try {
+      session_->on_close(code, reason);
+    } catch (const std::exception& e) {
+      log::error("websocket", remote_, ": on_close failed: ", e.what());
+    }
+    server_->websocket_ended(this);
+  }
+
+  std::shared_ptr<Server::Impl> server_;
+  beast::websocket::stream<Stream> ws_;
+  std::string remote_;
+  WebSocketOptions options_;
+  std::shared_ptr<WebSocketSession> session_;
+  asio::steady_timer close_timer_;
+  std::deque<Frame> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool open_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+  int close_code_ = 1000;
+  std::string close_reason_;
+};
+
+template <typename Stream>
+asio::awaitable<void> Session<Stream>::upgrade(const WebSocketFactory& factory, bhttp::request<bhttp::string_body>&& raw) {
+  auto copy = raw;  // the handshake needs Beast's message; the factory gets ours
+  Request request = to_request(copy, remote_);
+  WebSocketOptions options;
+  std::shared_ptr<WebSocketSession> session;
+  try {
+    session = factory(request, options);
+  } catch (const std::exception& e) {
+    log::error("websocket", "factory for ", request.path, " failed: ", e.what());
+  }
+  if (!session) {
+    error_code ec;
+    co_await write(Response::error(403, "forbidden", "WebSocket refused"), false, false, ec);
+    co_return;
+  }
+  upgraded_ = true;
+  auto executor = stream_.get_executor();  // taken before the stream moves into the connection
+  auto connection = std::make_shared<WsConnection<Stream>>(server_, std::move(stream_), remote_, options, session);
+  server_->websockets.insert(connection.get());
+  asio::co_spawn(executor, WsConnection<Stream>::run(connection, std::move(raw)), asio::detached);
+}
 
 asio::awaitable<void> Server::Impl::reject(tcp::socket socket) {
   static const std::string body = R"({"error":{"code":"overloaded","message":"too many connections; retry later"}})";
@@ -366,7 +603,7 @@ asio::awaitable<void> Server::Impl::accept_loop(std::size_t index) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    if (sessions.size() >= limits.max_connections) {
+    if (sessions.size() + websockets.size() >= limits.max_connections) {
       rejected.inc();
       if (pending_rejects >= max_pending_rejects) {
         socket.close(ec);
@@ -392,7 +629,7 @@ asio::awaitable<void> Server::Impl::accept_loop(std::size_t index) {
       sessions.insert(raw);
       asio::co_spawn(executor, Session<beast::tcp_stream>::run(session), asio::detached);
     }
-    open_connections.set(static_cast<double>(sessions.size()));
+    open_connections.set(static_cast<double>(sessions.size() + websockets.size()));
   }
 }
 
@@ -487,6 +724,8 @@ void Server::stop(std::function<void()> done) {
   // Copy: close_if_idle may end a session, which erases itself from the set.
   std::vector<SessionBase*> current(impl.sessions.begin(), impl.sessions.end());
   for (auto* s : current) s->close_if_idle();
+  std::vector<WebSocketBase*> sockets(impl.websockets.begin(), impl.websockets.end());
+  for (auto* w : sockets) w->going_away();
   impl.stop_timer = std::make_unique<asio::steady_timer>(impl.ioc, impl.limits.shutdown_timeout);
   impl.stop_timer->async_wait([weak = std::weak_ptr<Impl>(impl_)](error_code ec) {
     auto self = weak.lock();
@@ -496,6 +735,8 @@ void Server::stop(std::function<void()> done) {
     }
     std::vector<SessionBase*> left(self->sessions.begin(), self->sessions.end());
     for (auto* s : left) s->force_close();
+    std::vector<WebSocketBase*> sockets(self->websockets.begin(), self->websockets.end());
+    for (auto* w : sockets) w->force_close();
   });
   impl.maybe_finish_stop();
 }

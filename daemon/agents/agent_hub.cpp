@@ -1,0 +1,419 @@
+// AgentHub implementation: one AgentConnection per WebSocket, agents keyed by id (several
+// connections each), a PopBook for the pop lifecycle, and the store round trip that builds the
+// customer view for a trigger (the same view builder as GET /api/v1/customers/{id}).
+#include <utility>
+
+#include "daemon/agents/agent_hub.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "daemon/api/auth.hpp"
+#include "daemon/api/json_body.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/metrics/metrics.hpp"
+#include "daemon/screenpop/pop_book.hpp"
+#include "daemon/screenpop/routing.hpp"
+#include "daemon/store/store.hpp"
+#include "daemon/timeline/customer_view.hpp"
+#include "daemon/util/log.hpp"
+
+namespace omnitrail::agents {
+namespace asio = boost::asio;
+using nlohmann::json;
+using screenpop::Presence;
+
+namespace {
+
+constexpr int protocol_version = 1;
+constexpr int close_bad_token = 4001;
+constexpr int close_not_agent = 4003;
+constexpr int close_too_slow = 4008;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+class AgentConnection;
+
+struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& context, store::Store& s, metrics::Registry& m)
+      : io(context),
+        store(s),
+        metrics(m),
+        expiry(context),
+        latency(m.histogram("omnitrail_pop_latency_seconds",
+                            "Screen-pop latency: trigger bytes received to the pop frame written to the agent.")),
+        drops(m.counter("omnitrail_agent_send_queue_drops_total",
+                        "Agent connections closed because their send queue was full (client is too slow).")) {
+    for (auto p : {Presence::available, Presence::away, Presence::busy, Presence::offline}) {
+      presence_gauges[p] = &m.gauge("omnitrail_agents_connected", "Agents by presence (offline: configured, not connected).",
+                                    {{"presence", std::string(screenpop::to_string(p))}});
+    }
+  }
+
+  asio::io_context& io;
+  store::Store& store;
+  metrics::Registry& metrics;
+  std::shared_ptr<const config::Config> config;
+  std::unique_ptr<api::TokenAuthority> authority;
+  std::unique_ptr<screenpop::Directory> directory;
+  std::unique_ptr<screenpop::PopBook> book;
+  std::map<std::string, std::set<AgentConnection*>> connections;  // agent id -> its connections
+  std::map<std::string, Presence> presence;                        // connected agents only
+  asio::steady_timer expiry;
+  metrics::Histogram& latency;
+  metrics::Counter& drops;
+  std::map<Presence, metrics::Gauge*> presence_gauges;
+  bool stopped = false;
+
+  Presence presence_of(const std::string& agent) const {
+    auto it = presence.find(agent);
+    return it == presence.end() ? Presence::offline : it->second;
+  }
+
+  void update_gauges() {
+    std::map<Presence, int> counts;
+    for (const auto& [agent, p] : presence) ++counts[p];
+    int configured = config ? static_cast<int>(config->agents.size()) : 0;
+    for (auto& [p, gauge] : presence_gauges) {
+      if (p == Presence::offline) gauge->set(std::max(0, configured - static_cast<int>(presence.size())));
+      else gauge->set(counts[p]);
+    }
+  }
+
+  metrics::Counter& pops_counter(const std::string& channel, const std::string& outcome) {
+    return metrics.counter("omnitrail_pops_total", "Pop messages sent to agents, by channel and outcome.",
+                           {{"channel", channel}, {"outcome", outcome}});
+  }
+
+  void prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
+               std::chrono::steady_clock::time_point origin);
+  void deliver(const std::vector<screenpop::Outgoing>& outgoing, std::chrono::steady_clock::time_point origin,
+               bool measure);
+  void route(const timeline::Interaction& in, const timeline::IngestOutcome& outcome, json view,
+             std::chrono::steady_clock::time_point origin);
+  void schedule_expiry();
+  void attach(AgentConnection* c, const std::string& agent);
+  void detach(AgentConnection* c, const std::string& agent);
+  void set_presence(const std::string& agent, Presence p);
+};
+
+// One WebSocket of one agent.
+class AgentConnection : public http::WebSocketSession, public std::enable_shared_from_this<AgentConnection> {
+ public:
+  AgentConnection(std::shared_ptr<AgentHub::Impl> hub, std::optional<api::Principal> preauthenticated)
+      : hub_(std::move(hub)), principal_(std::move(preauthenticated)), auth_timer_(hub_->io) {}
+
+  void on_open(std::shared_ptr<http::WebSocket> socket) override {
+    socket_ = socket;
+    if (principal_) return welcome();
+    auth_timer_.expires_after(std::chrono::seconds(10));
+    auth_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->agent_) return;
+      self->socket_->close(close_bad_token, "authentication timed out");
+    });
+  }
+
+  void on_message(std::string text) override {
+    std::string error;
+    auto message = api::parse_object(text, error, 8);
+    if (!message) return reply_error(json(), "invalid_message", error);
+    json ref = message->contains("id") ? (*message)["id"] : json();
+    if (!ref.is_null() && !ref.is_string() && !ref.is_number_integer()) ref = json();
+    auto type_it = message->find("type");
+    if (type_it == message->end() || !type_it->is_string()) {
+      return reply_error(ref, "invalid_message", "every message needs a string \"type\"");
+    }
+    const std::string type = *type_it;
+    if (!agent_) {
+      if (type != "auth") return reply_error(ref, "unauthenticated", "send {\"type\":\"auth\",\"token\":...} first");
+      auto token = message->value("token", std::string());
+      auto principal = hub_->authority ? hub_->authority->authenticate("Bearer " + token) : std::nullopt;
+      if (!principal) return socket_->close(close_bad_token, "invalid token");
+      principal_ = principal;
+      return welcome();
+    }
+    if (type == "presence") {
+      auto status = screenpop::parse_presence(message->value("status", std::string()));
+      if (!status || *status == Presence::offline) {
+        return reply_error(ref, "invalid_message", "status: must be available, away or busy");
+      }
+      hub_->set_presence(*agent_, *status);
+      return ack(ref);
+    }
+    if (type == "pop.ack") {
+      auto pop_id = message->value("pop_id", std::string());
+      if (pop_id.empty()) return reply_error(ref, "invalid_message", "pop_id: required");
+      hub_->metrics.counter("omnitrail_pops_acknowledged_total", "Pops the agents' consoles confirmed displaying.").inc();
+      return ack(ref);
+    }
+    if (type == "ping") return send(json{{"type", "pong"}});
+    if (type == "auth") return reply_error(ref, "invalid_message", "already authenticated");
+    reply_error(ref, "invalid_message", "unknown message type \"" + type.substr(0, 32) + "\"");
+  }
+
+  void on_close(int, const std::string&) override {
+    auth_timer_.cancel();
+    if (agent_) hub_->detach(this, *agent_);
+    socket_.reset();
+  }
+
+  bool send_frame(http::Frame frame) {
+    if (!socket_ || !socket_->is_open()) return false;
+    if (!socket_->send(std::move(frame))) {
+      if (!socket_->is_open()) hub_->drops.inc();
+      return false;
+    }
+    return true;
+  }
+
+  void close(int code, const std::string& reason) {
+    if (socket_) socket_->close(code, reason);
+  }
+
+  const std::optional<std::string>& agent() const { return agent_; }
+
+ private:
+  void welcome() {
+    auth_timer_.cancel();
+    const auto* info = hub_->directory ? hub_->directory->find(principal_->id) : nullptr;
+    if (!info) return socket_->close(close_not_agent, "this token is not an agent's");
+    agent_ = info->id;
+    hub_->attach(this, *agent_);
+    json pops = json::array();
+    if (hub_->book) {
+      for (auto& pop : hub_->book->pops_for(*agent_)) pops.push_back(std::move(pop));
+    }
+    send(json{{"type", "hello"},
+              {"protocol", protocol_version},
+              {"agent", {{"id", info->id}, {"name", info->name}, {"extensions", info->extensions}, {"queues", info->queues}}},
+              {"presence", std::string(screenpop::to_string(hub_->presence_of(*agent_)))},
+              {"heartbeat_seconds", 20},
+              {"pops", pops}});
+  }
+
+  void send(const json& message) { send_frame(http::Frame{std::make_shared<const std::string>(dump(message))}); }
+  void ack(const json& ref) {
+    if (!ref.is_null()) send(json{{"type", "ack"}, {"ref", ref}});
+  }
+  void reply_error(const json& ref, const std::string& code, const std::string& message) {
+    json out{{"type", "error"}, {"code", code}, {"message", message}};
+    if (!ref.is_null()) out["ref"] = ref;
+    send(out);
+  }
+
+  std::shared_ptr<AgentHub::Impl> hub_;
+  std::shared_ptr<http::WebSocket> socket_;
+  std::optional<api::Principal> principal_;
+  std::optional<std::string> agent_;
+  asio::steady_timer auth_timer_;
+};
+
+void AgentHub::Impl::attach(AgentConnection* c, const std::string& agent) {
+  connections[agent].insert(c);
+  if (!presence.count(agent)) presence[agent] = Presence::available;
+  update_gauges();
+}
+
+void AgentHub::Impl::detach(AgentConnection* c, const std::string& agent) {
+  auto it = connections.find(agent);
+  if (it == connections.end()) return;
+  it->second.erase(c);
+  if (it->second.empty()) {
+    connections.erase(it);
+    presence.erase(agent);  // no connection left: offline (pops in progress replay on reconnect)
+  }
+  update_gauges();
+}
+
+void AgentHub::Impl::set_presence(const std::string& agent, Presence p) {
+  presence[agent] = p;
+  update_gauges();
+  auto text = std::make_shared<const std::string>(dump(json{{"type", "presence"}, {"presence", screenpop::to_string(p)}}));
+  if (auto it = connections.find(agent); it != connections.end()) {
+    for (auto* c : std::vector<AgentConnection*>(it->second.begin(), it->second.end())) c->send_frame(http::Frame{text});
+  }
+}
+
+void AgentHub::Impl::deliver(const std::vector<screenpop::Outgoing>& outgoing,
+                             std::chrono::steady_clock::time_point origin, bool measure) {
+  for (const auto& out : outgoing) {
+    auto text = std::make_shared<const std::string>(dump(out.message));
+    const std::string type = out.message.value("type", std::string());
+    std::string channel = "unknown";
+    if (out.message.contains("pop") && out.message["pop"].contains("trigger")) {
+      channel = out.message["pop"]["trigger"].value("channel", std::string("unknown"));
+    }
+    auto it = connections.find(out.agent_id);
+    if (it == connections.end()) continue;  // offline: replayed in hello if still in progress
+    bool sent = false;
+    for (auto* c : std::vector<AgentConnection*>(it->second.begin(), it->second.end())) {
+      http::Frame frame{text};
+      if (measure && type == "pop.ringing") {
+        frame.origin = origin;
+        frame.latency = &latency;
+      }
+      sent = c->send_frame(std::move(frame)) || sent;
+    }
+    if (sent) pops_counter(channel, type == "pop.ringing" ? "ringing" : type == "pop.ended" ? "ended" : "updated").inc();
+  }
+}
+
+void AgentHub::Impl::route(const timeline::Interaction& in, const timeline::IngestOutcome& outcome, json view,
+                           std::chrono::steady_clock::time_point origin) {
+  if (stopped || !book || !directory) return;
+  screenpop::Trigger t;
+  t.channel = in.channel;
+  t.kind = in.kind;
+  t.conversation_id = outcome.conversation_id;
+  t.interaction_id = outcome.interaction_id;
+  t.customer_id = outcome.customer_id;
+  t.from = in.from;
+  t.to = in.to;
+  t.at_ms = in.occurred_at_ms;
+  t.agent = in.agent;
+  auto metadata = json::parse(in.metadata_json, nullptr, false);
+  if (metadata.is_object()) {
+    if (auto e = metadata.find("extension"); e != metadata.end() && e->is_string()) t.extensions.push_back(*e);
+    if (auto e = metadata.find("extensions"); e != metadata.end() && e->is_array()) {
+      for (const auto& x : *e) {
+        if (x.is_string()) t.extensions.push_back(x);
+      }
+    }
+    if (auto q = metadata.find("queue"); q != metadata.end() && q->is_string()) t.queue = *q;
+  }
+  const auto now = now_ms();
+  std::vector<screenpop::Outgoing> outgoing;
+  auto kind = screenpop::classify(t.channel, t.kind);
+  if (in.ends_conversation && kind != screenpop::TriggerKind::none) kind = screenpop::TriggerKind::end;
+  switch (kind) {
+    case screenpop::TriggerKind::ring: {
+      auto targets = directory->targets(t, [this](const std::string& agent) { return presence_of(agent); });
+      outgoing = book->on_trigger(t, targets, view, now);
+      break;
+    }
+    case screenpop::TriggerKind::answer:
+      outgoing = book->on_answered(t, view, now);
+      break;
+    case screenpop::TriggerKind::end:
+      outgoing = book->on_ended(t, now);
+      break;
+    case screenpop::TriggerKind::update:
+      outgoing = book->on_trigger(t, {}, view, now);
+      break;
+    case screenpop::TriggerKind::none:
+      return;
+  }
+  deliver(outgoing, origin, true);
+}
+
+void AgentHub::Impl::schedule_expiry() {
+  expiry.expires_after(std::chrono::seconds(5));
+  expiry.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stopped) return;
+    if (self->book) self->deliver(self->book->expire(now_ms()), {}, false);
+    self->schedule_expiry();
+  });
+}
+
+AgentHub::AgentHub(asio::io_context& io, store::Store& store, metrics::Registry& metrics)
+    : impl_(std::make_shared<Impl>(io, store, metrics)) {
+  impl_->schedule_expiry();
+}
+
+AgentHub::~AgentHub() { stop(); }
+
+void AgentHub::configure(std::shared_ptr<const config::Config> config) {
+  auto& impl = *impl_;
+  impl.config = config;
+  impl.authority = std::make_unique<api::TokenAuthority>(*config);
+  std::vector<screenpop::AgentInfo> agents;
+  for (const auto& a : config->agents) agents.push_back({a.id, a.name, a.extensions, a.queues});
+  impl.directory = std::make_unique<screenpop::Directory>(agents, config->screen_pop.fallback_agents);
+  if (!impl.book) impl.book = std::make_unique<screenpop::PopBook>(10000, config->screen_pop.ring_timeout);
+  // Agents removed from the config lose their connections.
+  std::vector<AgentConnection*> orphaned;
+  for (const auto& [agent, set] : impl.connections) {
+    if (!impl.directory->find(agent)) orphaned.insert(orphaned.end(), set.begin(), set.end());
+  }
+  for (auto* c : orphaned) c->close(close_bad_token, "agent removed from the configuration");
+  impl.update_gauges();
+}
+
+http::WebSocketFactory AgentHub::websocket_factory() {
+  std::weak_ptr<Impl> weak = impl_;
+  return [weak](const http::Request& upgrade, http::WebSocketOptions& options) -> std::shared_ptr<http::WebSocketSession> {
+    auto impl = weak.lock();
+    if (!impl || impl->stopped) return nullptr;
+    options.max_message_bytes = 64 * 1024;
+    std::optional<api::Principal> principal;
+    if (const auto* header = upgrade.header("authorization")) {
+      principal = impl->authority ? impl->authority->authenticate(*header) : std::nullopt;
+      if (!principal) return nullptr;  // 403 before the upgrade: a wrong header token
+    }
+    return std::make_shared<AgentConnection>(impl, principal);
+  };
+}
+
+void AgentHub::on_committed(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
+                            std::chrono::steady_clock::time_point origin) {
+  if (outcome.duplicate || outcome.customer_id.empty()) return;  // never pop twice; internal calls never pop
+  if (screenpop::classify(interaction.channel, interaction.kind) == screenpop::TriggerKind::none) return;
+  // Called on the store's writer thread: everything else happens on the io thread.
+  asio::post(impl_->io, [impl = impl_, interaction, outcome, origin] { impl->prepare(interaction, outcome, origin); });
+}
+
+void AgentHub::Impl::prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
+                             std::chrono::steady_clock::time_point origin) {
+  if (stopped || !config) return;
+  if (screenpop::classify(interaction.channel, interaction.kind) == screenpop::TriggerKind::end) {
+    return route(interaction, outcome, json::object(), origin);  // no view needed
+  }
+  // The view comes from the same builder as GET /api/v1/customers/{id}, on a reader thread.
+  timeline::ViewOptions options;
+  options.recent_interactions = config->screen_pop.recent_interactions;
+  options.crm_url_template = config->screen_pop.crm_url_template;
+  options.repeat_contact_window = config->identity.repeat_contact_window;
+  options.now_ms = now_ms();
+  auto customer = outcome.customer_id;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  bool queued = store.submit_read<json>(
+      [customer, options](store::ReadContext& r) { return timeline::customer_view(r.db(), customer, options); },
+      [weak, interaction, outcome, origin, customer](store::Result<json> r) {
+        auto self = weak.lock();
+        if (!self) return;
+        if (!r.ok()) {
+          log::warning("screenpop", "no customer view for ", customer, ": ", r.status().to_string());
+          return;
+        }
+        asio::post(self->io, [self, interaction, outcome, origin, view = std::move(*r)]() mutable {
+          self->route(interaction, outcome, std::move(view), origin);
+        });
+      });
+  if (!queued) log::warning("screenpop", "read queue full: pop for ", customer, " dropped");
+}
+
+void AgentHub::stop() {
+  impl_->stopped = true;
+  impl_->expiry.cancel();
+}
+
+std::size_t AgentHub::connection_count() const {
+  std::size_t n = 0;
+  for (const auto& [agent, set] : impl_->connections) n += set.size();
+  return n;
+}
+
+}  // namespace omnitrail::agents
