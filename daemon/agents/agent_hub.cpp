@@ -13,7 +13,7 @@
 #include <set>
 
 #include "daemon/api/auth.hpp"
-#include "daemon/api/json_body.hpp"
+#include "daemon/agents/agent_message.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/metrics/metrics.hpp"
 #include "daemon/screenpop/pop_book.hpp"
@@ -126,41 +126,32 @@ class AgentConnection : public http::WebSocketSession, public std::enable_shared
   }
 
   void on_message(std::string text) override {
-    std::string error;
-    auto message = api::parse_object(text, error, 8);
-    if (!message) return reply_error(json(), "invalid_message", error);
-    json ref = message->contains("id") ? (*message)["id"] : json();
-    if (!ref.is_null() && !ref.is_string() && !ref.is_number_integer()) ref = json();
-    auto type_it = message->find("type");
-    if (type_it == message->end() || !type_it->is_string()) {
-      return reply_error(ref, "invalid_message", "every message needs a string \"type\"");
-    }
-    const std::string type = *type_it;
+    AgentMessageError error;
+    auto message = parse_agent_message(text, error);
+    if (!message) return reply_error(error.ref, "invalid_message", error.message);
+    const json& ref = message->ref;
+    using Type = AgentMessage::Type;
     if (!agent_) {
-      if (type != "auth") return reply_error(ref, "unauthenticated", "send {\"type\":\"auth\",\"token\":...} first");
-      auto token = message->value("token", std::string());
-      auto principal = hub_->authority ? hub_->authority->authenticate("Bearer " + token) : std::nullopt;
+      if (message->type != Type::auth) {
+        return reply_error(ref, "unauthenticated", "send {\"type\":\"auth\",\"token\":...} first");
+      }
+      auto principal = hub_->authority ? hub_->authority->authenticate("Bearer " + message->token) : std::nullopt;
       if (!principal) return socket_->close(close_bad_token, "invalid token");
       principal_ = principal;
       return welcome();
     }
-    if (type == "presence") {
-      auto status = screenpop::parse_presence(message->value("status", std::string()));
-      if (!status || *status == Presence::offline) {
-        return reply_error(ref, "invalid_message", "status: must be available, away or busy");
-      }
-      hub_->set_presence(*agent_, *status);
-      return ack(ref);
+    switch (message->type) {
+      case Type::auth:
+        return reply_error(ref, "invalid_message", "already authenticated");
+      case Type::presence:
+        hub_->set_presence(*agent_, message->presence);
+        return ack(ref);
+      case Type::pop_ack:
+        hub_->metrics.counter("omnitrail_pops_acknowledged_total", "Pops the agents' consoles confirmed displaying.").inc();
+        return ack(ref);
+      case Type::ping:
+        return send(json{{"type", "pong"}});
     }
-    if (type == "pop.ack") {
-      auto pop_id = message->value("pop_id", std::string());
-      if (pop_id.empty()) return reply_error(ref, "invalid_message", "pop_id: required");
-      hub_->metrics.counter("omnitrail_pops_acknowledged_total", "Pops the agents' consoles confirmed displaying.").inc();
-      return ack(ref);
-    }
-    if (type == "ping") return send(json{{"type", "pong"}});
-    if (type == "auth") return reply_error(ref, "invalid_message", "already authenticated");
-    reply_error(ref, "invalid_message", "unknown message type \"" + type.substr(0, 32) + "\"");
   }
 
   void on_close(int, const std::string&) override {
