@@ -92,6 +92,10 @@ struct Service::Impl {
   // ---- start-up ---------------------------------------------------------------------------
   bool start() {
     apply_logging(*config);
+    if (config->server.threads > 1) {
+      log::warning("service", "server.threads is ", config->server.threads,
+                   "; this release runs one io thread (SQLite has its own threads)");
+    }
     metrics.gauge("omnitrail_build_info", "Build information; always 1.", {{"version", version_string}}).set(1);
 
     // The io thread is not running yet, so opening (and migrating) the store here blocks nobody.
