@@ -34,8 +34,6 @@ struct ApiState {
   TokenAuthority authority;
   std::unique_ptr<identity::Normalizer> normalizer;
   timeline::IngestSettings ingest;
-  metrics::Counter* ingested = nullptr;
-  metrics::Counter* duplicates = nullptr;
   CommitListener on_committed;
 
   explicit ApiState(const config::Config& c) : authority(c) {}
@@ -427,15 +425,10 @@ void add_interaction_routes(http::Router& router, const std::shared_ptr<ApiState
       return respond(Response::error(400, "invalid_argument", problem));
     }
     auto shared_respond = std::make_shared<Respond>(std::move(respond));
-    auto in = std::make_shared<const timeline::Interaction>(std::move(*interaction));
-    auto received_at = req.received_at;
-    bool queued = s->store->submit_write<timeline::IngestOutcome>(
-        [s, in](store::WriteContext& w) { return timeline::ingest(w, s->ingest, *in, now_ms()); },
-        [s, in, received_at, shared_respond](store::Result<timeline::IngestOutcome> r) {
+    bool queued = ingest_async(
+        s, std::move(*interaction), req.received_at, [shared_respond](store::Result<timeline::IngestOutcome> r) {
           if (!r.ok()) return (*shared_respond)(from_status(r.status()));
           const auto& o = *r;
-          (o.duplicate ? s->duplicates : s->ingested)->inc();
-          if (s->on_committed) s->on_committed(*in, o, received_at);
           json out{{"interaction_id", o.interaction_id},
                    {"customer_id", o.customer_id.empty() ? json(nullptr) : json(o.customer_id)},
                    {"conversation_id", o.conversation_id.empty() ? json(nullptr) : json(o.conversation_id)},
@@ -488,15 +481,30 @@ std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> c
   state->ingest.shared_threshold = config->identity.shared_threshold;
   state->ingest.shared_values = config->identity.shared_values;
   state->ingest.max_text_bytes = config->storage.max_text_bytes;
-  state->ingested = &metrics.counter("omnitrail_interactions_ingested_total",
-                                     "Interactions stored, by source.", {{"source", "api"}});
-  state->duplicates = &metrics.counter("omnitrail_interactions_duplicate_total",
-                                       "Interactions received again (same source and external_id), by source.",
-                                       {{"source", "api"}});
   return state;
 }
 
 void set_commit_listener(ApiState& state, CommitListener listener) { state.on_committed = std::move(listener); }
+
+bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction interaction,
+                  std::chrono::steady_clock::time_point received_at,
+                  std::function<void(store::Result<timeline::IngestOutcome>)> done) {
+  auto in = std::make_shared<const timeline::Interaction>(std::move(interaction));
+  auto& ingested = s->metrics->counter("omnitrail_interactions_ingested_total", "Interactions stored, by source.",
+                                       {{"source", in->source}});
+  auto& duplicates = s->metrics->counter("omnitrail_interactions_duplicate_total",
+                                         "Interactions received again (same source and external_id), by source.",
+                                         {{"source", in->source}});
+  return s->store->submit_write<timeline::IngestOutcome>(
+      [s, in](store::WriteContext& w) { return timeline::ingest(w, s->ingest, *in, now_ms()); },
+      [s, in, received_at, done = std::move(done), &ingested, &duplicates](store::Result<timeline::IngestOutcome> r) {
+        if (r.ok()) {
+          (r->duplicate ? duplicates : ingested).inc();
+          if (s->on_committed) s->on_committed(*in, *r, received_at);
+        }
+        if (done) done(std::move(r));
+      });
+}
 
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state) {
   router.add("GET", "/api/v1/openapi.json", [](Request&&, Respond respond) {

@@ -12,6 +12,8 @@
 #include "daemon/http/router.hpp"
 #include "daemon/timeline/ingest.hpp"
 
+#include "daemon/store/status.hpp"
+
 namespace omnitrail::store {
 class Store;
 }
@@ -32,6 +34,14 @@ std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> c
 using CommitListener = std::function<void(const timeline::Interaction&, const timeline::IngestOutcome&,
                                           std::chrono::steady_clock::time_point received_at)>;
 void set_commit_listener(ApiState& state, CommitListener listener);
+
+/// Ingests one interaction as a store write job (the same path for POST /api/v1/interactions and
+/// every connector): counts it, tells the commit listener (screen-pop), then calls `done` on a
+/// store thread with the outcome or the error. Returns false (done never called) when the write
+/// queue is full. Any thread.
+bool ingest_async(const std::shared_ptr<ApiState>& state, timeline::Interaction interaction,
+                  std::chrono::steady_clock::time_point received_at,
+                  std::function<void(store::Result<timeline::IngestOutcome>)> done);
 
 /// Registers every /api/v1 route on `router`.
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state);
