@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+
 #include "daemon/config/config.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/timeline/interaction.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -29,11 +33,28 @@ struct Health {
 
 const char* to_string(Health::State state);
 
-/// What the core lends a connector. More members arrive with the store and screen-pop issues
-/// (interaction sink, outbound queue); connectors only ever see this narrow view.
+/// The result of ingesting one interaction: committed (durable, deduplicated) or an error.
+struct IngestResult {
+  bool committed = false;
+  bool duplicate = false;     // already stored earlier (same source + external_id)
+  std::string interaction_id;
+  std::string customer_id;
+  std::string error;          // when not committed; safe to log
+  bool retryable = false;     // the store was busy or stopping: try again later
+};
+
+/// Hands one interaction to the core: store (identity resolution, one commit) then screen-pop.
+/// Call on the io thread; `done` runs later on the io thread. A connector acknowledges its peer
+/// (or advances its checkpoint) only after `done` says committed. Returns false when the store
+/// queue is full (back-pressure: retry later, do not acknowledge).
+using IngestFunction = std::function<bool(timeline::Interaction, std::chrono::steady_clock::time_point received_at,
+                                          std::function<void(IngestResult)> done)>;
+
+/// What the core lends a connector; connectors only ever see this narrow view.
 struct Context {
   boost::asio::io_context& io;
   metrics::Registry& metrics;
+  IngestFunction ingest;
 };
 
 class Connector {
@@ -45,6 +66,9 @@ class Connector {
   /// io thread). The service forces its own deadline on top.
   virtual void stop(std::function<void()> done) = 0;
   virtual Health health() const = 0;
+  /// Adds the connector's HTTP endpoints (webhooks) to the router being built. Handlers run on
+  /// the io thread. Default: none.
+  virtual void add_routes(http::Router& router) { (void)router; }
 };
 
 /// Builds a connector from its validated block. Returns null (with `error` set) when it can't.

@@ -123,6 +123,7 @@ struct Service::Impl {
     for (const auto& c : config->connectors) {
       if (c.enabled) start_connector(c);
     }
+    if (!running.empty()) http.set_router(build_router());  // with the connectors' webhook routes
     wait_for_signal();
     start_watchdog();
     schedule_retention(std::chrono::minutes(1));
@@ -242,6 +243,9 @@ struct Service::Impl {
       api::add_routes(*router, api_state);
       router->add_websocket("/api/v1/agents/ws", hub->websocket_factory());
     }
+    for (auto& [name, rc] : running) {
+      if (rc.connector) rc.connector->add_routes(*router);
+    }
     return router;
   }
 
@@ -274,7 +278,7 @@ struct Service::Impl {
   void start_connector(const config::ConnectorConfig& c) {
     RunningConnector rc{c, nullptr, {}};
     const auto* factory = connectors::find_factory(c.type);
-    connectors::Context context{io, metrics};
+    connectors::Context context{io, metrics, make_ingest_function()};
     if (!factory) {
       rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
     } else {
@@ -292,6 +296,33 @@ struct Service::Impl {
       log::info("connector", c.name, " (", c.type, ") started");
     }
     running.insert_or_assign(c.name, std::move(rc));
+  }
+
+  // The connectors' sink: the same ingest path as POST /api/v1/interactions; results come back
+  // on the io thread. Uses the API state current at call time (it changes on reload).
+  connectors::IngestFunction make_ingest_function() {
+    return [this](timeline::Interaction in, std::chrono::steady_clock::time_point received_at,
+                  std::function<void(connectors::IngestResult)> done) {
+      if (!api_state || stopping) return false;
+      return api::ingest_async(api_state, std::move(in), received_at,
+                               [this, done = std::move(done)](store::Result<timeline::IngestOutcome> r) {
+                                 connectors::IngestResult result;
+                                 if (r.ok()) {
+                                   result.committed = true;
+                                   result.duplicate = r->duplicate;
+                                   result.interaction_id = r->interaction_id;
+                                   result.customer_id = r->customer_id;
+                                 } else {
+                                   result.error = r.status().to_string();
+                                   auto code = r.status().code();
+                                   result.retryable = code == store::StatusCode::busy || code == store::StatusCode::queue_full ||
+                                                      code == store::StatusCode::stopped;
+                                 }
+                                 asio::post(io, [done, result = std::move(result)] {
+                                   if (done) done(result);
+                                 });
+                               });
+    };
   }
 
   // Stops the named connectors; `done` runs when all have stopped or their deadline passed.
@@ -408,6 +439,7 @@ struct Service::Impl {
           if (c.name == name) start_connector(c);
         }
       }
+      http.set_router(build_router());  // webhook routes of the connectors now running
     });
     std::string status = "ready; configuration reloaded (" + std::to_string(plan.stop.size()) + " connector(s) stopped, " +
                          std::to_string(plan.start.size()) + " started, " + std::to_string(plan.unchanged.size()) +

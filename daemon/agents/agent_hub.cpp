@@ -284,6 +284,7 @@ void AgentHub::Impl::route(const timeline::Interaction& in, const timeline::Inge
     }
     if (auto q = metadata.find("queue"); q != metadata.end() && q->is_string()) t.queue = *q;
   }
+  if (t.to.empty() && !t.extensions.empty()) t.to = t.extensions.front();  // what the card shows as "to"
   const auto now = now_ms();
   std::vector<screenpop::Outgoing> outgoing;
   auto kind = screenpop::classify(t.channel, t.kind);

@@ -399,7 +399,12 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
     }
     queued_bytes_ += frame.text->size();
     queue_.push_back(std::move(frame));
-    if (!writing_) asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+    if (!writing_) {
+      // Marked here, not in the coroutine: it starts later, and a second send() before then
+      // must not start a second writer (two writes in flight corrupt the stream).
+      writing_ = true;
+      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+    }
     return true;
   }
 
@@ -418,7 +423,10 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
       if (ec) return;
       if (auto self = weak.lock()) self->force_close();
     });
-    if (!writing_) asio::co_spawn(ws_.get_executor(), send_close(this->shared_from_this()), asio::detached);
+    if (!writing_) {
+      writing_ = true;  // the close frame is a write too: nothing else may start meanwhile
+      asio::co_spawn(ws_.get_executor(), close_then_release(this->shared_from_this()), asio::detached);
+    }
   }
 
   bool is_open() const override { return open_ && !closing_; }
@@ -484,7 +492,6 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
   }
 
   static asio::awaitable<void> write_loop(std::shared_ptr<WsConnection> self) {
-    self->writing_ = true;
     error_code ec;
     while (!self->queue_.empty()) {
       Frame frame = self->queue_.front();
@@ -507,6 +514,11 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
       co_return;
     }
     if (self->closing_ && !self->close_sent_) co_await send_close(self);
+  }
+
+  static asio::awaitable<void> close_then_release(std::shared_ptr<WsConnection> self) {
+    co_await send_close(self);
+    self->writing_ = false;
   }
 
   static asio::awaitable<void> send_close(std::shared_ptr<WsConnection> self) {

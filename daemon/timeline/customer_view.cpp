@@ -58,14 +58,19 @@ struct ChannelCounts {
 Json stats_part(Database& db, std::int64_t customer_row, std::int64_t now_ms,
                 std::chrono::milliseconds repeat_window) {
   std::map<std::string, ChannelCounts> by_channel;
-  for (const auto& channel : channels()) by_channel[channel];
+  for (const auto& channel : channels()) {
+    if (channel != "note") by_channel[channel];
+  }
   std::optional<std::int64_t> first_seen, last_seen;
   {
     StatementScope rows(db.cached(hot_queries().channel_stats));
     rows->bind_all(customer_row, now_ms - 7 * day_ms, now_ms - 30 * day_ms, now_ms - 90 * day_ms);
     while (rows->step()) {
       Statement& s = *rows;
-      ChannelCounts& counts = by_channel[sanitize_utf8(s.column<std::string>(0))];
+      const auto channel_name = sanitize_utf8(s.column<std::string>(0));
+      // An agent's note is not a contact by the customer: it counts nowhere in the stats.
+      if (channel_name == "note") continue;
+      ChannelCounts& counts = by_channel[channel_name];
       counts.all = s.column<std::int64_t>(1);
       counts.d7 = s.column<std::int64_t>(2);
       counts.d30 = s.column<std::int64_t>(3);
@@ -104,7 +109,7 @@ Json stats_part(Database& db, std::int64_t customer_row, std::int64_t now_ms,
     // first; -id keeps lone interactions apart from conversation ids (both positive).
     StatementScope rows(db.cached(
         "SELECT min(occurred_at) AS started FROM interactions"
-        " WHERE customer_id = ?1 AND direction = 'inbound'"
+        " WHERE customer_id = ?1 AND direction = 'inbound' AND channel <> 'note'"
         " GROUP BY coalesce(conversation_id, -id) ORDER BY started DESC LIMIT 2"));
     rows->bind(1, customer_row);
     std::vector<std::int64_t> starts;

@@ -206,6 +206,10 @@ class ShutdownTest(unittest.TestCase):
         with Daemon(CONFIG, files=FILES) as d:
             ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})
             self.assertEqual(ws.recv()["type"], "hello")
+            # Two frames queued back to back (presence + ack) once made two writers race and
+            # the process never exited after SIGTERM.
+            ws.send({"type": "presence", "status": "away", "id": "c1"})
+            self.assertEqual({ws.recv()["type"], ws.recv()["type"]}, {"presence", "ack"})
             d.signal(signal.SIGTERM)
             with self.assertRaises(Closed) as closed:
                 ws.recv(10)

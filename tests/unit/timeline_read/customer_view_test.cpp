@@ -131,7 +131,7 @@ TEST_CASE("Stats count contacts per channel and in 7 and 30 day windows", "[time
 
   const json stats = customer_view(f.db, c.id, fixed_options())["stats"];
   CHECK(stats["contacts_by_channel"] ==
-        json{{"phone", 2}, {"email", 2}, {"sms", 1}, {"chat", 1}, {"api", 0}, {"note", 0}});
+        json{{"phone", 2}, {"email", 2}, {"sms", 1}, {"chat", 1}, {"api", 0}});
   CHECK(stats["contacts_7d"] == 2);
   CHECK(stats["contacts_30d"] == 4);
   CHECK(stats["first_seen"] == format_time(fixed_now - 100 * day_ms));
@@ -368,4 +368,28 @@ TEST_CASE("A suggestion about an identifier only has no other customer", "[timel
   REQUIRE(listed["items"].size() == 1);
   CHECK(listed["items"][0]["customer_a"] == me.id);
   CHECK(listed["items"][0]["customer_b"].is_null());
+}
+
+TEST_CASE("Agents' notes are not contacts in the stats", "[timeline_read][view]") {
+  ReadFixture f;
+  const auto c = f.customer("Noted");
+  const auto p = f.conversation(c, "phone", fixed_now - 2 * day_ms, fixed_now - 2 * day_ms + 1);
+  f.interaction(c, "phone", "inbound", fixed_now - 2 * day_ms, p.row);
+  // Two notes after the call: without the rule they would win "preferred_channel", raise the
+  // 7-day count and make the call look like a repeat contact.
+  f.interaction(c, "note", "inbound", fixed_now - day_ms);
+  f.interaction(c, "note", "inbound", fixed_now - hour_ms);
+  auto options = fixed_options();
+  options.repeat_contact_window = std::chrono::hours(72);
+  const auto view = customer_view(f.db, c.id, options);
+  const auto& stats = view["stats"];
+  CHECK(stats["contacts_7d"] == 1);
+  CHECK(stats["preferred_channel"] == "phone");
+  CHECK(stats["repeat_contact"] == false);
+  CHECK_FALSE(stats["contacts_by_channel"].contains("note"));
+  CHECK(stats["last_contact"] == format_time(fixed_now - 2 * day_ms));
+  // The notes are still on the timeline.
+  int notes = 0;
+  for (const auto& i : view["recent_interactions"]) notes += i["channel"] == "note";
+  CHECK(notes == 2);
 }
