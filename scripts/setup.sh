@@ -10,7 +10,7 @@ build_packages=(
   libsqlite3-dev sqlite3 catch2 libsystemd-dev libphonenumber-dev libgmime-3.0-dev nlohmann-json3-dev
 )
 test_packages=(
-  clang libclang-rt-14-dev systemd openssl curl
+  clang libclang-rt-14-dev systemd openssl curl chromium nodejs
 )
 
 wanted=("${build_packages[@]}")
@@ -24,6 +24,14 @@ for pkg in "${wanted[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# npm: Debian's nodejs needs the separate `npm` package; a NodeSource nodejs bundles npm (and
+# conflicts with Debian's npm), so ask for the package only when no npm command exists.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null 2>&1; then
+  if ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+    missing+=(npm)
+  fi
+fi
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#wanted[@]} packages present"

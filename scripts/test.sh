@@ -10,6 +10,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMNITRAIL_WERROR=ON -DOMNITRAIL_TESTS=ON >/dev/null
 cmake --build build -j "$jobs"
 
+tests/browser/install.sh  # playwright-core for the console test (pinned, no browser download)
+
 status=0
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 600) || status=1
 
