@@ -128,7 +128,7 @@ class AgentConnection : public http::WebSocketSession, public std::enable_shared
   void on_message(std::string text) override {
     AgentMessageError error;
     auto message = parse_agent_message(text, error);
-    if (!message) return reply_error(error.ref, "invalid_message", error.message);
+    if (!message) return reply_error(error.ref, error.code, error.message);
     const json& ref = message->ref;
     using Type = AgentMessage::Type;
     if (!agent_) {

@@ -50,6 +50,10 @@ std::optional<AgentMessage> parse_agent_message(std::string_view text, AgentMess
     if (!string_field("pop_id", out.pop_id, 64)) return std::nullopt;
   } else if (type == "ping") {
     out.type = AgentMessage::Type::ping;
+  } else if (type == "chat.send" || type == "chat.typing" || type == "chat.end" || type == "chat.transfer") {
+    error.code = "no_chat";
+    error.message = "no web chat connector is configured";
+    return std::nullopt;
   } else {
     error.message = "unknown message type \"" + type.substr(0, 32) + "\"";
     return std::nullopt;

@@ -23,6 +23,7 @@ struct AgentMessage {
 };
 
 struct AgentMessageError {
+  std::string code = "invalid_message";  // or "no_chat" for chat.* messages without a chat connector
   nlohmann::json ref;     // the client's "id" when it could be read
   std::string message;    // for the {"type":"error","code":"invalid_message"} reply
 };

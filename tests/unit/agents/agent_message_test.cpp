@@ -41,8 +41,12 @@ TEST_CASE("bad agent frames are refused with a reason and the client's id", "[ag
     CHECK_FALSE(parse_agent_message(c.text, error));
     CHECK(error.message == c.message);
   }
+  AgentMessageError chat;
+  CHECK_FALSE(parse_agent_message(R"({"type":"chat.send","chat_id":"v_1","text":"hi"})", chat));
+  CHECK(chat.code == "no_chat");
   AgentMessageError error;
   CHECK_FALSE(parse_agent_message(R"({"type":"dance","id":"r-1"})", error));
+  CHECK(error.code == "invalid_message");
   CHECK(error.ref == "r-1");
   CHECK_FALSE(parse_agent_message(R"({"type":"dance","id":{"o":1}})", error));
   CHECK(error.ref.is_null());
