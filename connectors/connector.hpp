@@ -55,6 +55,7 @@ struct Context {
   boost::asio::io_context& io;
   metrics::Registry& metrics;
   IngestFunction ingest;
+  std::shared_ptr<const config::Config> config;  // the whole config (agents' extensions, identity)
 };
 
 class Connector {

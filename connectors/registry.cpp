@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "connectors/asterisk_ami/ami_connector.hpp"
 #include "connectors/connector.hpp"
 
 namespace omnitrail::connectors {
@@ -43,7 +44,8 @@ const Factory* find_factory(const std::string& type) {
 
 void register_all() {
   // Each connector type registers its config validator and its factory here as it lands:
-  // asterisk_ami, phone_webhook, twilio_voice, imap_smtp, kannel, twilio_sms, webchat.
+  // phone_webhook, twilio_voice, imap_smtp, kannel, twilio_sms, webchat are next.
+  ami::register_asterisk_ami();
 }
 
 }  // namespace omnitrail::connectors

@@ -278,7 +278,7 @@ struct Service::Impl {
   void start_connector(const config::ConnectorConfig& c) {
     RunningConnector rc{c, nullptr, {}};
     const auto* factory = connectors::find_factory(c.type);
-    connectors::Context context{io, metrics, make_ingest_function()};
+    connectors::Context context{io, metrics, make_ingest_function(), config};
     if (!factory) {
       rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
     } else {

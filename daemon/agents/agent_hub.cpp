@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -98,6 +99,21 @@ struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
 
   void prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
                std::chrono::steady_clock::time_point origin);
+  void flush();
+
+  // Committed triggers waiting for their customer view, in commit order (bounded by the store's
+  // read queue: a refused read completes its entry at once).
+  struct PendingTrigger {
+    std::uint64_t sequence;
+    timeline::Interaction interaction;
+    timeline::IngestOutcome outcome;
+    std::chrono::steady_clock::time_point origin;
+    json view;
+    bool ready;
+    bool skip;
+  };
+  std::deque<PendingTrigger> pending;
+  std::uint64_t next_sequence = 0;
   void deliver(const std::vector<screenpop::Outgoing>& outgoing, std::chrono::steady_clock::time_point origin,
                bool measure);
   void route(const timeline::Interaction& in, const timeline::IngestOutcome& outcome, json view,
@@ -370,10 +386,15 @@ void AgentHub::on_committed(const timeline::Interaction& interaction, const time
 void AgentHub::Impl::prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
                              std::chrono::steady_clock::time_point origin) {
   if (stopped || !config) return;
+  // Triggers are routed strictly in commit order even though their views are read in parallel
+  // (two reader threads): a fast ringing -> answered pair must never arrive answered-first.
+  const auto sequence = next_sequence++;
+  pending.push_back(PendingTrigger{sequence, interaction, outcome, origin, json(), false, false});
   if (screenpop::classify(interaction.channel, interaction.kind) == screenpop::TriggerKind::end) {
-    return route(interaction, outcome, json::object(), origin);  // no view needed
+    pending.back().view = json::object();  // no view needed to end a pop
+    pending.back().ready = true;
+    return flush();
   }
-  // The view comes from the same builder as GET /api/v1/customers/{id}, on a reader thread.
   timeline::ViewOptions options;
   options.recent_interactions = config->screen_pop.recent_interactions;
   options.crm_url_template = config->screen_pop.crm_url_template;
@@ -381,20 +402,42 @@ void AgentHub::Impl::prepare(const timeline::Interaction& interaction, const tim
   options.now_ms = now_ms();
   auto customer = outcome.customer_id;
   std::weak_ptr<Impl> weak = weak_from_this();
+  auto complete = [weak, sequence](std::optional<json> view) {
+    auto self = weak.lock();
+    if (!self) return;
+    asio::post(self->io, [self, sequence, view = std::move(view)]() mutable {
+      for (auto& p : self->pending) {
+        if (p.sequence != sequence) continue;
+        p.ready = true;
+        p.skip = !view;
+        if (view) p.view = std::move(*view);
+      }
+      self->flush();
+    });
+  };
   bool queued = store.submit_read<json>(
       [customer, options](store::ReadContext& r) { return timeline::customer_view(r.db(), customer, options); },
-      [weak, interaction, outcome, origin, customer](store::Result<json> r) {
-        auto self = weak.lock();
-        if (!self) return;
+      [complete, customer](store::Result<json> r) {
         if (!r.ok()) {
           log::warning("screenpop", "no customer view for ", customer, ": ", r.status().to_string());
-          return;
+          return complete(std::nullopt);
         }
-        asio::post(self->io, [self, interaction, outcome, origin, view = std::move(*r)]() mutable {
-          self->route(interaction, outcome, std::move(view), origin);
-        });
+        complete(std::move(*r));
       });
-  if (!queued) log::warning("screenpop", "read queue full: pop for ", customer, " dropped");
+  if (!queued) {
+    log::warning("screenpop", "read queue full: pop for ", customer, " dropped");
+    pending.back().ready = true;
+    pending.back().skip = true;
+    flush();
+  }
+}
+
+void AgentHub::Impl::flush() {
+  while (!pending.empty() && pending.front().ready) {
+    auto p = std::move(pending.front());
+    pending.pop_front();
+    if (!p.skip) route(p.interaction, p.outcome, std::move(p.view), p.origin);
+  }
 }
 
 void AgentHub::stop() {

@@ -1,0 +1,150 @@
+"""A scripted Asterisk Manager Interface peer for tests: it speaks the AMI session protocol
+(banner, Challenge / Login with MD5 or plain secrets, Filter, Ping, CoreShowChannels) and replays
+the events of a real capture from shared/fixtures/ami/. It records every action it receives."""
+import hashlib
+import os
+import socket
+import threading
+import time
+
+SHARED = os.environ.get("OMNITRAIL_SHARED_DIR") or os.path.join(
+    os.environ.get("OMNITRAIL_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")), "..", "shared")
+
+
+def capture_events(name):
+    """The Event blocks of a capture, as raw bytes each ending with a blank line."""
+    with open(os.path.join(SHARED, "fixtures", "ami", name), "rb") as f:
+        data = f.read().replace(b"\r\n", b"\n")
+    blocks = [b for b in data.split(b"\n\n") if b.strip()]
+    out = []
+    for block in blocks:
+        lines = block.split(b"\n")
+        if lines[0].startswith(b"Asterisk Call Manager/"):
+            lines = lines[1:]
+        if not lines or not lines[0].startswith(b"Event:"):
+            continue  # responses to the capturing client's own actions
+        if lines[0] in (b"Event: FullyBooted", b"Event: SuccessfulAuth"):
+            continue
+        out.append(b"\r\n".join(lines) + b"\r\n\r\n")
+    return out
+
+
+class AmiPeer:
+    def __init__(self, username="omni", secret="s3cret-ami", capture=None, event_delay=0.01, drop_after=None):
+        self.username = username
+        self.secret = secret
+        self.events = capture_events(capture) if capture else []
+        self.event_delay = event_delay
+        self.drop_after = drop_after  # close the first connection after this many events
+        self.actions = []             # (connection number, dict of the action)
+        self.connections = 0
+        self.logins_ok = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        self.open = set()
+        self.replayed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+        self.kick()
+
+    def kick(self):
+        """Drops every open session (the client reconnects and gets a fresh replay)."""
+        for conn in list(self.open):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            except OSError:
+                pass
+        self.open.clear()
+
+    def _serve(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.open.add(conn)
+            threading.Thread(target=self._session, args=(conn, self.connections), daemon=True).start()
+
+    def _read_action(self, conn, buf):
+        while b"\r\n\r\n" not in buf[0]:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return None
+            buf[0] += chunk
+        block, buf[0] = buf[0].split(b"\r\n\r\n", 1)
+        action = {}
+        for line in block.decode("utf-8", "replace").split("\r\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                action[k.strip().lower()] = v.strip()
+        return action
+
+    def _session(self, conn, number):
+        buf = [b""]
+        challenge = "%d" % (100000000 + number)
+        try:
+            conn.sendall(b"Asterisk Call Manager/13.0.0\r\n")
+            logged_in = False
+            while True:
+                action = self._read_action(conn, buf)
+                if action is None:
+                    return
+                self.actions.append((number, action))
+                name = action.get("action", "").lower()
+                aid = action.get("actionid", "")
+                def reply(*lines):
+                    conn.sendall(("Response: %s\r\nActionID: %s\r\n" % (lines[0], aid) +
+                                  "".join(l + "\r\n" for l in lines[1:]) + "\r\n").encode())
+                if name == "challenge":
+                    reply("Success", "Challenge: " + challenge)
+                elif name == "login":
+                    if action.get("authtype", "").lower() == "md5":
+                        ok = action.get("key") == hashlib.md5((challenge + self.secret).encode()).hexdigest()
+                    else:
+                        ok = action.get("secret") == self.secret
+                    ok = ok and action.get("username") == self.username
+                    if not ok:
+                        reply("Error", "Message: Authentication failed")
+                        conn.close()
+                        return
+                    logged_in = True
+                    self.logins_ok += 1
+                    reply("Success", "Message: Authentication accepted")
+                elif not logged_in:
+                    reply("Error", "Message: Permission denied")
+                elif name == "filter":
+                    reply("Success", "Message: Filter Added Successfully")
+                elif name == "ping":
+                    reply("Success", "Ping: Pong", "Timestamp: %.6f" % time.time())
+                elif name == "coreshowchannels":
+                    reply("Success", "EventList: start", "Message: Channels will follow")
+                    conn.sendall(("Event: CoreShowChannelsComplete\r\nActionID: %s\r\nEventList: Complete\r\n"
+                                  "ListItems: 0\r\n\r\n" % aid).encode())
+                    threading.Thread(target=self._replay, args=(conn, number), daemon=True).start()
+                else:
+                    reply("Error", "Message: Invalid/unknown command")
+        except OSError:
+            return
+
+    def _replay(self, conn, number):
+        try:
+            for i, event in enumerate(self.events):
+                if self.drop_after is not None and number == 1 and i == self.drop_after:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    conn.close()
+                    return
+                conn.sendall(event)
+                time.sleep(self.event_delay)
+            self.replayed.set()
+        except OSError:
+            return

@@ -1,0 +1,172 @@
+"""The asterisk_ami connector against a scripted AMI peer replaying real Asterisk captures
+(shared/fixtures/ami/): the right agent gets the pop while the call rings, then answered and
+ended; the timeline holds one call; a bad secret is reported without leaking it; a dropped link
+is resynchronised without a stuck or duplicated pop."""
+import json
+import socket
+import time
+import unittest
+
+from amipeer import AmiPeer
+from harness import ADMIN, Daemon, call
+from wsclient import WebSocket
+
+TOKENS = {"alice": "alice-token-for-ami-tests-0123456789", "bob": "bob-token-for-ami-tests-0123456789",
+          "carol": "carol-token-for-ami-tests-0123456789"}
+
+
+def config(port, extra=""):
+    return """
+server:
+  listen: ["127.0.0.1:0"]
+  admin_token_files: [secrets/admin.token]
+  limits: {shutdown_timeout: 3s}
+storage:
+  sqlite_path: state/omnitrail.db
+identity:
+  default_region: GB
+agents:
+  - {id: alice, name: Alice, extensions: ["6001"], queues: [support], token_file: secrets/alice.token}
+  - {id: bob, name: Bob, extensions: ["6002"], queues: [support], token_file: secrets/bob.token}
+  - {id: carol, name: Carol, extensions: ["6009"], queues: [sales], token_file: secrets/carol.token}
+connectors:
+  - name: pbx
+    type: asterisk_ami
+    host: 127.0.0.1
+    port: %d
+    username: omni
+    secret_file: secrets/ami.secret
+    region: GB
+    internal_contexts: [agents]
+    ping_interval: 1s
+    action_timeout: 2s
+    reconnect_min: 100ms
+    reconnect_max: 500ms
+%s""" % (port, extra)
+
+
+def files(secret="s3cret-ami"):
+    out = {"secrets/%s.token" % a: t + "\n" for a, t in TOKENS.items()}
+    out["secrets/admin.token"] = "admin-token-for-tests-0123456789\n"
+    out["secrets/ami.secret"] = secret + "\n"
+    return out
+
+
+def wait_until(predicate, timeout=10, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class AmiConnectorTest(unittest.TestCase):
+    def agent(self, d, name):
+        ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS[name]})
+        self.assertEqual(ws.recv()["type"], "hello")
+        self.addCleanup(ws.close)
+        return ws
+
+    def connector_state(self, d):
+        status, body = d.get_json("/readyz")
+        return body["connectors"][0]
+
+    def run_capture(self, capture, caller_key, ringing_agent, others, answered):
+        peer = AmiPeer()
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: self.connector_state(d)["state"] == "up", what="connector up")
+            sockets = {a: self.agent(d, a) for a in [ringing_agent] + others}
+            from amipeer import capture_events
+            peer.events = capture_events(capture)
+            self.replay(peer)  # the peer replays the capture after the new session's CoreShowChannels
+            ws = sockets[ringing_agent]
+            ringing = ws.recv(10)
+            self.assertEqual(ringing["type"], "pop.ringing", ringing)
+            view = ringing["pop"]["customer_view"]
+            self.assertIn(caller_key, [i["key"] for i in view["identities"]])
+            self.assertEqual(ringing["pop"]["trigger"]["channel"], "phone")
+            if answered:
+                update = ws.recv_until(lambda m: m["type"] != "pop.updated" or m["pop"]["state"] == "answered", 10)
+                self.assertEqual(update["pop"]["state"], "answered", update)
+                self.assertEqual(update["pop"]["answered_by"], ringing_agent)
+            ended = ws.recv_until(lambda m: m["type"] == "pop.ended", 10)
+            self.assertEqual(ended["pop"]["id"], ringing["pop"]["id"])
+            for other in others:
+                msg = sockets[other].expect_silence(0.3)
+                self.assertTrue(msg is None or msg["pop"]["id"] != ringing["pop"]["id"] or msg["type"] == "pop.ended", msg)
+            customer = view["customer"]["id"]
+            status, timeline = call(d, "GET", "/api/v1/customers/%s/timeline?channel=phone" % customer)
+            self.assertEqual(status, 200)
+            kinds = [i["kind"] for i in timeline["items"]]
+            self.assertIn("call.ringing", kinds)
+            self.assertIn("call.ended", kinds)
+            self.assertEqual(len({i["conversation_id"] for i in timeline["items"]}), 1, timeline)
+            ended_row = next(i for i in timeline["items"] if i["kind"] == "call.ended")
+            self.assertEqual(ended_row["metadata"]["disposition"], "answered" if answered else "missed")
+            # Login used the MD5 challenge: the secret never crossed the wire.
+            logins = [a for _, a in peer.actions if a.get("action", "").lower() == "login"]
+            self.assertTrue(logins)
+            self.assertNotIn("secret", logins[0])
+            self.assertTrue(any(a.get("action", "").lower() == "filter" for _, a in peer.actions))
+            return timeline
+
+    def test_direct_call_pops_answers_and_ends(self):
+        self.run_capture("direct_call.ami", "+14155550123", "alice", ["bob", "carol"], answered=True)
+
+    def test_queue_call(self):
+        self.run_capture("queue_call.ami", "+442079460123", "bob", ["carol"], answered=True)
+
+    def test_unanswered_call_is_missed(self):
+        self.run_capture("noanswer.ami", "+442079460999", "carol", ["alice"], answered=False)
+
+    def replay(self, peer):
+        """Reconnects the daemon's session to trigger a replay: the peer replays after CoreShowChannels."""
+        # The peer replays on every session start; force one by dropping the current session.
+        before = peer.connections
+        peer.kick()
+        wait_until(lambda: peer.connections > before, what="reconnect")
+
+    def test_wrong_secret_is_reported_without_leaking_it(self):
+        peer = AmiPeer(secret="the-right-one")
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files(secret="wrong-secret-value")) as d:
+            state = wait_until(lambda: (lambda s: s if s["state"] == "down" and s["last_error"] else None)(
+                self.connector_state(d)), what="connector down")
+            self.assertIn("refused", state["last_error"])
+            status, body = d.get_json("/readyz")
+            self.assertEqual(status, 503)
+            self.assertNotIn("wrong-secret-value", json.dumps(body))
+            wait_until(lambda: peer.connections >= 3, what="retries with back-off")
+            self.assertNotIn("wrong-secret-value", d.log())
+
+    def test_dropped_link_resyncs_without_stuck_or_duplicate_pops(self):
+        peer = AmiPeer()
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: self.connector_state(d)["state"] == "up", what="connector up")
+            alice = self.agent(d, "alice")
+            from amipeer import capture_events
+            events = capture_events("direct_call.ami")
+            ring_index = next(i for i, e in enumerate(events) if b"Event: DialBegin" in e and b"6001" in e)
+            peer.events = events[:ring_index + 3]  # the call rings, then the link drops
+            self.replay(peer)
+            ringing = alice.recv(10)
+            self.assertEqual(ringing["type"], "pop.ringing")
+            peer.events = []
+            self.replay(peer)  # reconnect: CoreShowChannels lists no channel -> the call is over
+            ended = alice.recv(10)
+            self.assertEqual(ended["type"], "pop.ended", ended)
+            self.assertEqual(ended["pop"]["id"], ringing["pop"]["id"])
+            # Replaying the same capture again stores nothing twice and pops nothing new.
+            peer.events = events[:ring_index + 3]
+            self.replay(peer)
+            extra = alice.expect_silence(1.5)
+            self.assertTrue(extra is None or extra["type"] != "pop.ringing" or extra["pop"]["id"] != ringing["pop"]["id"],
+                            extra)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
