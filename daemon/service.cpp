@@ -77,6 +77,7 @@ struct Service::Impl {
   };
   std::map<std::string, RunningConnector> running;
   bool stopping = false;
+  bool abandoned_connectors = false;
   bool reloading = false;
   bool reload_again = false;
   std::unique_ptr<store::Store> store;
@@ -276,6 +277,7 @@ struct Service::Impl {
 
   // ---- connectors -------------------------------------------------------------------------
   void start_connector(const config::ConnectorConfig& c) {
+    if (stopping) return;  // a reload finishing after SIGTERM must not start anything
     RunningConnector rc{c, nullptr, {}};
     const auto* factory = connectors::find_factory(c.type);
     connectors::Context context{io, metrics, make_ingest_function(), config};
@@ -327,16 +329,6 @@ struct Service::Impl {
 
   // Stops the named connectors; `done` runs when all have stopped or their deadline passed.
   void stop_connectors(std::vector<std::string> names, std::function<void()> done) {
-    auto remaining = std::make_shared<std::size_t>(0);
-    auto finished = std::make_shared<std::function<void()>>(std::move(done));
-    auto one_done = [remaining, finished]() {
-      if (*remaining == 0) return;
-      if (--*remaining == 0 && *finished) {
-        auto f = std::move(*finished);
-        *finished = nullptr;
-        f();
-      }
-    };
     std::vector<std::unique_ptr<connectors::Connector>> stopping_now;
     for (const auto& name : names) {
       auto it = running.find(name);
@@ -345,26 +337,38 @@ struct Service::Impl {
       running.erase(it);
     }
     if (stopping_now.empty()) {
-      asio::post(io, [finished] {
-        if (*finished) (*finished)();
-      });
+      asio::post(io, std::move(done));
       return;
     }
-    *remaining = stopping_now.size();
-    auto deadline = std::make_shared<asio::steady_timer>(io, config->server.limits.shutdown_timeout);
+    struct Stopping {
+      std::size_t remaining = 0;
+      std::function<void()> done;
+      std::unique_ptr<asio::steady_timer> deadline;
+    };
+    auto state = std::make_shared<Stopping>();
+    state->remaining = stopping_now.size();
+    state->done = std::move(done);
+    state->deadline = std::make_unique<asio::steady_timer>(io, config->server.limits.shutdown_timeout);
+    // Only the deadline's handler owns the connectors (their done callbacks hold a weak handle),
+    // so cancelling it when the last one stops releases everything: no cycle, no idle wait.
     auto holder = std::make_shared<std::vector<std::unique_ptr<connectors::Connector>>>(std::move(stopping_now));
+    std::weak_ptr<Stopping> weak = state;
     for (auto& connector : *holder) {
-      connector->stop([one_done, holder]() mutable { one_done(); });
+      connector->stop([weak] {
+        auto s = weak.lock();
+        if (!s || s->remaining == 0) return;
+        if (--s->remaining == 0) {
+          s->deadline->cancel();
+          if (auto f = std::move(s->done)) f();
+        }
+      });
     }
-    deadline->async_wait([remaining, finished, holder, deadline](error_code ec) {
-      if (ec || *remaining == 0) return;
-      log::warning("connector", *remaining, " connector(s) did not stop in time; abandoning them");
-      *remaining = 0;
-      if (*finished) {
-        auto f = std::move(*finished);
-        *finished = nullptr;
-        f();
-      }
+    state->deadline->async_wait([this, state, holder](error_code ec) {
+      if (ec || state->remaining == 0) return;
+      log::warning("connector", state->remaining, " connector(s) did not stop in time; abandoning them");
+      state->remaining = 0;
+      abandoned_connectors = true;  // their pending work would keep io.run() alive: see finish_stop()
+      if (auto f = std::move(state->done)) f();
     });
   }
 
@@ -434,6 +438,7 @@ struct Service::Impl {
     reloads_applied.inc();
     std::vector<std::string> to_start = plan.start;
     stop_connectors(plan.stop, [this, to_start, next] {
+      if (stopping) return;
       for (const auto& name : to_start) {
         for (const auto& c : next->connectors) {
           if (c.name == name) start_connector(c);
@@ -478,6 +483,8 @@ struct Service::Impl {
     auto finish = [this] {
       if (hard_deadline) hard_deadline->cancel();
       log::info("service", "stopped");
+      // Connectors abandoned at their deadline may still hold timers or sockets.
+      if (abandoned_connectors) io.stop();
     };
     if (!store) return finish();
     bool queued = blocking.submit([this, finish] {
@@ -502,6 +509,9 @@ Service::~Service() = default;
 int Service::run() {
   if (!impl_->start()) return impl_->exit_code;
   impl_->io.run();
+  // After the backstop (io.stop()) the store may still hold writes: finish them while the
+  // screen-pop hub their callbacks notify is alive (members are destroyed after this).
+  if (impl_->store) impl_->store->stop();
   impl_->blocking.stop();
   return impl_->exit_code;
 }

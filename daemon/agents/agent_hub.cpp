@@ -136,7 +136,7 @@ class AgentConnection : public http::WebSocketSession, public std::enable_shared
     auth_timer_.expires_after(std::chrono::seconds(10));
     auth_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || self->agent_) return;
+      if (ec || !self || self->agent_ || !self->socket_) return;
       self->socket_->close(close_bad_token, "authentication timed out");
     });
   }
@@ -345,6 +345,15 @@ AgentHub::~AgentHub() { stop(); }
 
 void AgentHub::configure(std::shared_ptr<const config::Config> config) {
   auto& impl = *impl_;
+  // Agents whose token changed (rotated after a leak) must sign in again with the new one.
+  std::set<std::string> rotated;
+  if (impl.config) {
+    for (const auto& old_agent : impl.config->agents) {
+      for (const auto& new_agent : config->agents) {
+        if (new_agent.id == old_agent.id && new_agent.token.value != old_agent.token.value) rotated.insert(new_agent.id);
+      }
+    }
+  }
   impl.config = config;
   impl.authority = std::make_unique<api::TokenAuthority>(*config);
   std::vector<screenpop::AgentInfo> agents;
@@ -353,10 +362,13 @@ void AgentHub::configure(std::shared_ptr<const config::Config> config) {
   if (!impl.book) impl.book = std::make_unique<screenpop::PopBook>(10000, config->screen_pop.ring_timeout);
   // Agents removed from the config lose their connections.
   std::vector<AgentConnection*> orphaned;
+  std::vector<AgentConnection*> revoked;
   for (const auto& [agent, set] : impl.connections) {
     if (!impl.directory->find(agent)) orphaned.insert(orphaned.end(), set.begin(), set.end());
+    else if (rotated.count(agent)) revoked.insert(revoked.end(), set.begin(), set.end());
   }
   for (auto* c : orphaned) c->close(close_bad_token, "agent removed from the configuration");
+  for (auto* c : revoked) c->close(close_bad_token, "token changed; sign in again");
   impl.update_gauges();
 }
 

@@ -145,6 +145,7 @@ bool parse_int(const std::string& text, long long min, long long max, long long&
   long long v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
+    if (v > (max - (c - '0')) / 10) return false;  // beyond max: refused before it can overflow
     v = v * 10 + (c - '0');
   }
   if (v < min || v > max) return false;

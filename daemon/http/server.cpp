@@ -160,7 +160,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   void session_ended(SessionBase* s) {
     sessions.erase(s);
-    open_connections.set(static_cast<double>(sessions.size()));
+    open_connections.set(static_cast<double>(sessions.size() + websockets.size()));
     maybe_finish_stop();
   }
 
@@ -195,9 +195,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (idle_) force_close();
   }
   void force_close() override {
+    if (upgraded_) return;  // the stream belongs to a WebSocket now
     error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
+    // A request waiting for its handler (a slow store job) must not hold the stop up.
+    if (auto p = waiting_.lock()) p->timer.cancel();
   }
 
   // Takes its own owner: co_spawn starts the coroutine later, after the caller's pointer is gone.
@@ -210,7 +213,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } catch (const std::exception& e) {
       log::warning("http", "connection from ", remote_, " closed after an internal error: ", e.what());
     }
-    if (!upgraded_) force_close();  // an upgraded stream now belongs to its WebSocket
+    force_close();  // no-op when the stream now belongs to a WebSocket
     server_->session_ended(this);
   }
 
@@ -303,14 +306,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     Request request = to_request(raw, remote_);
     last_method_ = request.method;
 
-    struct Pending {
-      explicit Pending(asio::any_io_executor ex) : timer(ex) {}
-      std::optional<Response> response;
-      asio::steady_timer timer;
-      std::atomic<bool> answered{false};
-    };
     auto executor = stream_.get_executor();
     auto pending = std::make_shared<Pending>(executor);
+    waiting_ = pending;  // force_close() wakes us if the server stops meanwhile
     pending->timer.expires_after(server_->limits.read_timeout);
     Respond respond = [pending, executor](Response r) {
       if (pending->answered.exchange(true)) return;
@@ -370,6 +368,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string last_method_;
   bool idle_ = true;
   bool upgraded_ = false;
+
+  // A request waiting for its handler's response.
+  struct Pending {
+    explicit Pending(asio::any_io_executor ex) : timer(ex) {}
+    std::optional<Response> response;
+    asio::steady_timer timer;
+    std::atomic<bool> answered{false};
+  };
+  std::weak_ptr<Pending> waiting_;
 };
 
 // One accepted WebSocket: a reader coroutine, a writer coroutine with one write in flight and
@@ -410,6 +417,12 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
 
   void close(int code, std::string reason) override {
     if (closing_ || finished_) return;
+    if (!open_) {
+      // Still in the handshake: a close frame now would race the 101 response. Just drop it.
+      closing_ = true;
+      force_close();
+      return;
+    }
     closing_ = true;
     close_code_ = code;
     close_reason_ = std::move(reason);
@@ -753,6 +766,6 @@ void Server::stop(std::function<void()> done) {
   impl.maybe_finish_stop();
 }
 
-std::size_t Server::connection_count() const { return impl_->sessions.size(); }
+std::size_t Server::connection_count() const { return impl_->sessions.size() + impl_->websockets.size(); }
 
 }  // namespace omnitrail::http

@@ -1,6 +1,7 @@
 """Several agent WebSockets against the running binary: the right agents get the pop and others
 do not; answered elsewhere; reconnect replays pops in progress; a slow consumer is dropped while
 the others keep receiving; authentication and malformed frames; 1001 on shutdown."""
+import os
 import signal
 import socket
 import time
@@ -202,6 +203,25 @@ class AgentWebSocketTest(unittest.TestCase):
 
 
 class ShutdownTest(unittest.TestCase):
+    def test_rotated_token_closes_the_agents_connections(self):
+        with Daemon(CONFIG, files=FILES) as d:
+            ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})
+            self.assertEqual(ws.recv()["type"], "hello")
+            bob = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["bob"]})
+            self.assertEqual(bob.recv()["type"], "hello")
+            with open(os.path.join(d.path, "secrets", "alice.token"), "w") as f:
+                f.write("alice-new-token-after-a-leak-0123456789\n")
+            mark = len(d.messages)
+            d.signal(signal.SIGHUP)
+            d.wait_for("READY=1", start=mark + 1)
+            with self.assertRaises(Closed) as closed:
+                ws.recv(10)
+            self.assertEqual(closed.exception.code, 4001)
+            self.assertIsNone(bob.expect_silence(0.5))  # bob's token did not change
+            old = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})
+            self.assertEqual(old.status, 403)
+
+
     def test_sigterm_closes_websockets_with_1001(self):
         with Daemon(CONFIG, files=FILES) as d:
             ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})

@@ -168,5 +168,38 @@ class AmiConnectorTest(unittest.TestCase):
                             extra)
 
 
+class AmiLifecycleTest(unittest.TestCase):
+    def state(self, d):
+        return d.get_json("/readyz")[1]["connectors"][0]
+
+    def test_reload_restarts_only_a_changed_connector_and_stop_is_prompt(self):
+        peer = AmiPeer()
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up")
+            sessions = peer.logins_ok
+            # An unrelated change: the connector keeps its session.
+            mark = len(d.messages)
+            d.write_config(config(peer.port) + "logging:\n  level: warning\n")
+            import signal as sig
+            d.signal(sig.SIGHUP)
+            d.wait_for("READY=1", start=mark + 1)
+            self.assertIn("0 connector(s) stopped, 0 started, 1 unchanged", d.last_status())
+            time.sleep(0.5)
+            self.assertEqual(peer.logins_ok, sessions)
+            # A change in its block: stopped and started again (a new login).
+            mark = len(d.messages)
+            d.write_config(config(peer.port).replace("ping_interval: 1s", "ping_interval: 2s"))
+            d.signal(sig.SIGHUP)
+            d.wait_for("READY=1", start=mark + 1)
+            self.assertIn("1 connector(s) stopped, 1 started, 0 unchanged", d.last_status())
+            wait_until(lambda: peer.logins_ok > sessions, what="a new login after the restart")
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up again")
+            started = time.monotonic()
+            d.signal(sig.SIGTERM)
+            self.assertEqual(d.wait_exit(15), 0, d.log())
+            self.assertLess(time.monotonic() - started, 2.5, "stop waited for the connector deadline")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
