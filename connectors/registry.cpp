@@ -5,6 +5,7 @@
 
 #include "connectors/asterisk_ami/ami_connector.hpp"
 #include "connectors/connector.hpp"
+#include "connectors/webhooks/webhook_connectors.hpp"
 
 namespace omnitrail::connectors {
 namespace {
@@ -44,8 +45,9 @@ const Factory* find_factory(const std::string& type) {
 
 void register_all() {
   // Each connector type registers its config validator and its factory here as it lands:
-  // phone_webhook, twilio_voice, imap_smtp, kannel, twilio_sms, webchat are next.
+  // imap_smtp, kannel, twilio_sms, webchat are next.
   ami::register_asterisk_ami();
+  webhooks::register_webhook_connectors();
 }
 
 }  // namespace omnitrail::connectors
