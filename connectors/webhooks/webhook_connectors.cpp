@@ -1,7 +1,7 @@
 // phone_webhook and twilio_voice: config blocks, factories and the HTTP handlers that join the
 // pure pieces (signatures, forms, events) to the core's ingest. Every answer that tells the sender
 // "stored" is sent only after `done` reports the commit; everything before that is either a
-// refusal (401/403/400/422) or "try again" (503 + Retry-After).
+// refusal (403/400/422) or "try again" (503 + Retry-After).
 #include "connectors/webhooks/webhook_connectors.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -256,7 +256,7 @@ struct PhoneState : Base, std::enable_shared_from_this<PhoneState> {
     if (check != SignatureCheck::ok) {
       std::string reason(to_string(check));
       refuse(reason, "X-Omnitrail-Signature " + reason, req);
-      return respond(Response::error(401, "unauthorized", "X-Omnitrail-Signature " + reason));
+      return respond(Response::error(403, "forbidden", "X-Omnitrail-Signature " + reason));
     }
     std::string error;
     auto body = api::parse_object(req.body, error);

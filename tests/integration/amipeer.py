@@ -29,13 +29,43 @@ def capture_events(name):
     return out
 
 
+def core_channels_alive(events):
+    """CoreShowChannel blocks for the channels still up after `events` (Newchannel without Hangup)."""
+    alive = {}
+    for event in events:
+        fields = dict(l.split(b": ", 1) for l in event.strip().split(b"\r\n") if b": " in l)
+        kind = fields.get(b"Event")
+        uid = fields.get(b"Uniqueid")
+        if kind == b"Newchannel":
+            alive[uid] = fields
+        elif kind == b"Newstate" and uid in alive:
+            alive[uid].update(fields)
+        elif kind == b"Hangup":
+            alive.pop(uid, None)
+    out = []
+    for fields in alive.values():
+        lines = [b"Event: CoreShowChannel"]
+        for key in (b"Channel", b"ChannelState", b"ChannelStateDesc", b"CallerIDNum", b"CallerIDName",
+                    b"ConnectedLineNum", b"ConnectedLineName", b"Context", b"Exten", b"Priority", b"Uniqueid",
+                    b"Linkedid"):
+            if key in fields:
+                lines.append(key + b": " + fields[key])
+        out.append(b"\r\n".join(lines) + b"\r\n\r\n")
+    return out
+
+
 class AmiPeer:
-    def __init__(self, username="omni", secret="s3cret-ami", capture=None, event_delay=0.01, drop_after=None):
+    def __init__(self, username="omni", secret="s3cret-ami", capture=None, event_delay=0.01, drop_after=None,
+                 banner=b"Asterisk Call Manager/13.0.0\r\n", answer_login=True, after_login=b""):
         self.username = username
         self.secret = secret
         self.events = capture_events(capture) if capture else []
         self.event_delay = event_delay
         self.drop_after = drop_after  # close the first connection after this many events
+        self.banner = banner          # per connection number: a dict {n: bytes}, else the same for all
+        self.answer_login = answer_login  # False: a slow peer that never answers the login
+        self.after_login = after_login    # bytes sent right after the login reply (dict per connection)
+        self.core_channels = []       # CoreShowChannel event blocks (without ActionID) for the resync
         self.actions = []             # (connection number, dict of the action)
         self.connections = 0
         self.logins_ok = 0
@@ -93,7 +123,9 @@ class AmiPeer:
         buf = [b""]
         challenge = "%d" % (100000000 + number)
         try:
-            conn.sendall(b"Asterisk Call Manager/13.0.0\r\n")
+            banner = self.banner.get(number, b"Asterisk Call Manager/13.0.0\r\n") if isinstance(self.banner, dict) \
+                else self.banner
+            conn.sendall(banner)
             logged_in = False
             while True:
                 action = self._read_action(conn, buf)
@@ -105,6 +137,8 @@ class AmiPeer:
                 def reply(*lines):
                     conn.sendall(("Response: %s\r\nActionID: %s\r\n" % (lines[0], aid) +
                                   "".join(l + "\r\n" for l in lines[1:]) + "\r\n").encode())
+                if not self.answer_login and name in ("challenge", "login"):
+                    continue  # a slow peer: the client must give up after action_timeout
                 if name == "challenge":
                     reply("Success", "Challenge: " + challenge)
                 elif name == "login":
@@ -120,6 +154,9 @@ class AmiPeer:
                     logged_in = True
                     self.logins_ok += 1
                     reply("Success", "Message: Authentication accepted")
+                    extra = self.after_login.get(number, b"") if isinstance(self.after_login, dict) else self.after_login
+                    if extra:
+                        conn.sendall(extra)
                 elif not logged_in:
                     reply("Error", "Message: Permission denied")
                 elif name == "filter":
@@ -128,8 +165,11 @@ class AmiPeer:
                     reply("Success", "Ping: Pong", "Timestamp: %.6f" % time.time())
                 elif name == "coreshowchannels":
                     reply("Success", "EventList: start", "Message: Channels will follow")
+                    for block in self.core_channels:
+                        conn.sendall(block.replace(b"Event: CoreShowChannel\r\n",
+                                                   b"Event: CoreShowChannel\r\nActionID: " + aid.encode() + b"\r\n"))
                     conn.sendall(("Event: CoreShowChannelsComplete\r\nActionID: %s\r\nEventList: Complete\r\n"
-                                  "ListItems: 0\r\n\r\n" % aid).encode())
+                                  "ListItems: %d\r\n\r\n" % (aid, len(self.core_channels))).encode())
                     threading.Thread(target=self._replay, args=(conn, number), daemon=True).start()
                 else:
                     reply("Error", "Message: Invalid/unknown command")

@@ -105,7 +105,13 @@ class AmiConnectorTest(unittest.TestCase):
             self.assertIn("call.ended", kinds)
             self.assertEqual(len({i["conversation_id"] for i in timeline["items"]}), 1, timeline)
             ended_row = next(i for i in timeline["items"] if i["kind"] == "call.ended")
-            self.assertEqual(ended_row["metadata"]["disposition"], "answered" if answered else "missed")
+            metadata = ended_row["metadata"]
+            self.assertEqual(metadata["disposition"], "answered" if answered else "missed")
+            self.assertGreaterEqual(metadata["ring_time_ms"], 0)
+            if answered:
+                self.assertGreater(metadata["talk_time_ms"], 0, metadata)
+            else:
+                self.assertEqual(metadata.get("talk_time_ms", 0), 0, metadata)
             # Login used the MD5 challenge: the secret never crossed the wire.
             logins = [a for _, a in peer.actions if a.get("action", "").lower() == "login"]
             self.assertTrue(logins)
@@ -166,6 +172,64 @@ class AmiConnectorTest(unittest.TestCase):
             extra = alice.expect_silence(1.5)
             self.assertTrue(extra is None or extra["type"] != "pop.ringing" or extra["pop"]["id"] != ringing["pop"]["id"],
                             extra)
+
+
+class AmiFaultTest(unittest.TestCase):
+    def state(self, d):
+        return d.get_json("/readyz")[1]["connectors"][0]
+
+    def agent(self, d, name):
+        ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS[name]})
+        self.assertEqual(ws.recv()["type"], "hello")
+        self.addCleanup(ws.close)
+        return ws
+
+    def test_link_drops_mid_call_and_comes_back_with_the_call_still_up(self):
+        from amipeer import capture_events, core_channels_alive
+        events = capture_events("direct_call.ami")
+        peer = AmiPeer()
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up")
+            alice = self.agent(d, "alice")
+            ring_index = next(i for i, e in enumerate(events) if b"Event: DialBegin" in e and b"6001" in e)
+            cut = ring_index + 3
+            peer.events = events[:cut]
+            AmiConnectorTest.replay(self, peer)
+            ringing = alice.recv(10)
+            self.assertEqual(ringing["type"], "pop.ringing")
+            # The link drops; when it is back, CoreShowChannels still lists the call: no end.
+            peer.core_channels = core_channels_alive(events[:cut])
+            self.assertTrue(peer.core_channels)
+            peer.events = events[cut:]
+            AmiConnectorTest.replay(self, peer)
+            update = alice.recv(10)
+            self.assertEqual(update["type"], "pop.updated", update)  # answered, not ended by the resync
+            self.assertEqual(update["pop"]["id"], ringing["pop"]["id"])
+            ended = alice.recv_until(lambda m: m["type"] == "pop.ended", 10)
+            self.assertEqual(ended["pop"]["end_reason"], "ended")
+
+    def test_garbage_and_a_one_mib_line_reconnect_without_crashing(self):
+        garbage = b"this is not AMI\r\n\x00\xff\xfe\r\nNoColonHere\r\n\r\n"
+        huge = b"Event: Newchannel\r\nChannel: " + b"x" * (1024 * 1024) + b"\r\n\r\n"
+        peer = AmiPeer(after_login={1: garbage + huge})
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: peer.logins_ok >= 2, what="a new session after the bad stream")
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up again")
+            self.assertIn("malformed AMI stream", d.log())
+            self.assertEqual(d.get_json("/healthz")[0], 200)
+
+    def test_missing_banner_and_slow_peer_time_out_and_retry(self):
+        for peer in (AmiPeer(banner=b""), AmiPeer(banner=b"HTTP/1.1 200 OK\r\n"), AmiPeer(answer_login=False)):
+            self.addCleanup(peer.close)
+            with Daemon(config(peer.port), files=files()) as d:
+                state = wait_until(lambda: (lambda s: s if s["state"] == "down" and s["last_error"] else None)(
+                    self.state(d)), timeout=15, what="connector down")
+                wait_until(lambda: peer.connections >= 2, timeout=15, what="a retry")
+                self.assertEqual(d.get_json("/healthz")[0], 200)
+                self.assertNotIn("s3cret-ami", d.log())
+                self.assertTrue(state["last_error"])
 
 
 class AmiLifecycleTest(unittest.TestCase):

@@ -143,21 +143,21 @@ class PhoneWebhooksTest(unittest.TestCase):
 
         # The same request again (same signature): refused as a replay, nothing stored.
         status, _, data = self.daemon.request("POST", "/webhooks/pbx", body=ring_body, headers=ring_headers)
-        self.assertEqual(status, 401)
+        self.assertEqual(status, 403)
         self.assertIn("replayed", data.decode())
-        # Expired (an hour old) and a wrong secret: 401, nothing stored.
+        # Expired (an hour old) and a wrong secret: 403, nothing stored.
         status, out, _, _ = self.cti("newCall", extension="6001", headers={
             "X-Omnitrail-Signature": cti_signature(ring_body, t=int(time.time()) - 3600)}, raw=ring_body)
-        self.assertEqual(status, 401)
+        self.assertEqual(status, 403)
         self.assertIn("expired", json.dumps(out))
         wrong = cti_signature(ring_body, secret="not-the-secret")
         status, out, _, _ = self.cti("newCall", headers={"X-Omnitrail-Signature": wrong}, raw=ring_body)
-        self.assertEqual(status, 401)
+        self.assertEqual(status, 403)
         self.assertIn("mismatch", json.dumps(out))
         status, out, _, _ = self.cti("newCall", headers={"X-Omnitrail-Signature": ""}, raw=ring_body)
-        self.assertEqual(status, 401)
+        self.assertEqual(status, 403)
         status, out, _, _ = self.cti("newCall", headers={"X-Omnitrail-Signature": "t=1,v1=zz"}, raw=ring_body)
-        self.assertEqual(status, 401)
+        self.assertEqual(status, 403)
         self.assertIn("malformed", json.dumps(out))
         # A correctly signed body that is not JSON, or misses a field: 400.
         status, out, _, _ = self.cti(None, raw=b'{"event": "newCall",')
