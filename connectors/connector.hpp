@@ -58,6 +58,19 @@ struct Context {
   std::shared_ptr<const config::Config> config;  // the whole config (agents' extensions, identity)
 };
 
+/// Click-to-call: ring the agent's own device, then dial the customer's number.
+struct CallRequest {
+  std::string agent_id;
+  std::string extension;  // the agent's device/extension
+  std::string number;     // E.164, already normalised
+};
+/// Progress of a CallRequest: "queued" (the PBX accepted it), "answered" (the agent picked up and
+/// the customer is being dialled), or "failed" with a reason. The last report is answered/failed.
+struct CallProgress {
+  std::string state;
+  std::string reason;
+};
+
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -70,6 +83,13 @@ class Connector {
   /// Adds the connector's HTTP endpoints (webhooks) to the router being built. Handlers run on
   /// the io thread. Default: none.
   virtual void add_routes(http::Router& router) { (void)router; }
+  /// Places a click-to-call. Returns false when this connector cannot (not a phone connector, or
+  /// its link is down); otherwise `progress` is called (io thread) until answered or failed.
+  virtual bool place_call(const CallRequest& request, std::function<void(CallProgress)> progress) {
+    (void)request;
+    (void)progress;
+    return false;
+  }
 };
 
 /// Builds a connector from its validated block. Returns null (with `error` set) when it can't.

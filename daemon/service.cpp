@@ -241,6 +241,11 @@ struct Service::Impl {
                                                              std::chrono::steady_clock::time_point at) {
         hub->on_committed(in, outcome, at);
       });
+      api::set_call_placer(*api_state, [this](const std::string& connector, const std::string& request_id,
+                                              const std::string& agent_id, const std::string& extension,
+                                              const std::string& number) {
+        return place_call(connector, request_id, agent_id, extension, number);
+      });
       api::add_routes(*router, api_state);
       router->add_websocket("/api/v1/agents/ws", hub->websocket_factory());
     }
@@ -298,6 +303,24 @@ struct Service::Impl {
       log::info("connector", c.name, " (", c.type, ") started");
     }
     running.insert_or_assign(c.name, std::move(rc));
+  }
+
+  // Click-to-call through the first running connector that can place calls (or the named one);
+  // progress goes to the agent's sockets as `call.progress`.
+  bool place_call(const std::string& connector, const std::string& request_id, const std::string& agent_id,
+                  const std::string& extension, const std::string& number) {
+    for (auto& [name, rc] : running) {
+      if (!rc.connector || (!connector.empty() && name != connector)) continue;
+      connectors::CallRequest request{agent_id, extension, number};
+      bool placed = rc.connector->place_call(request, [this, request_id, agent_id, number](connectors::CallProgress p) {
+        nlohmann::json message{{"type", "call.progress"}, {"request_id", request_id}, {"number", number},
+                               {"state", p.state}};
+        if (!p.reason.empty()) message["reason"] = p.reason;
+        if (hub) hub->send_to_agent(agent_id, message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      });
+      if (placed) return true;
+    }
+    return false;
   }
 
   // The connectors' sink: the same ingest path as POST /api/v1/interactions; results come back

@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <deque>
+#include <map>
 #include <random>
 
 #include "connectors/asterisk_ami/ami_parser.hpp"
@@ -50,6 +51,9 @@ struct AmiSettings : config::ConnectorSettings {
   Duration reconnect_min = std::chrono::seconds(1);
   Duration reconnect_max = std::chrono::seconds(60);
   Duration call_expiry = std::chrono::hours(4);
+  std::string originate_channel = "PJSIP/{extension}";  // the agent's device for click-to-call
+  std::string originate_context = "from-internal";      // dialplan context that dials the customer
+  Duration originate_timeout = std::chrono::seconds(30); // how long the agent's phone rings
 };
 
 std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& block) {
@@ -74,6 +78,12 @@ std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& b
   s->reconnect_max = block.duration("reconnect_max", s->reconnect_max, milliseconds(10), hours(1));
   s->call_expiry = block.duration("call_expiry", s->call_expiry, seconds(10), hours(48));
   if (s->reconnect_max < s->reconnect_min) block.error("reconnect_max", "must not be shorter than reconnect_min");
+  s->originate_channel = block.string("originate_channel", s->originate_channel);
+  if (s->originate_channel.find("{extension}") == std::string::npos) {
+    block.error("originate_channel", "must contain {extension} (e.g. PJSIP/{extension})");
+  }
+  s->originate_context = block.string("originate_context", s->originate_context);
+  s->originate_timeout = block.duration("originate_timeout", s->originate_timeout, seconds(5), seconds(300));
   return s;
 }
 
@@ -125,6 +135,11 @@ struct State : std::enable_shared_from_this<State> {
   std::uint64_t action_counter = 0;
   std::vector<Message> resync_channels;
   std::string resync_action;
+  struct PendingCall {
+    std::function<void(CallProgress)> progress;
+    std::unique_ptr<asio::steady_timer> deadline;
+  };
+  std::map<std::string, PendingCall> calls;  // Originate ActionID -> its requester
   std::mt19937 random{std::random_device{}()};
 
   std::string next_action_id(const char* prefix) { return std::string(prefix) + "-" + std::to_string(++action_counter); }
@@ -294,8 +309,68 @@ struct State : std::enable_shared_from_this<State> {
     }
   }
 
+  // ---- click-to-call ---------------------------------------------------------------------
+  bool place_call(const CallRequest& request, std::function<void(CallProgress)> progress) {
+    if (!connected || health.state != Health::State::up || calls.size() >= 100) return false;
+    OriginateRequest originate;
+    originate.channel = settings.originate_channel;
+    originate.channel.replace(originate.channel.find("{extension}"), 11, request.extension);
+    originate.exten = request.number;
+    originate.context = settings.originate_context;
+    originate.caller_id = request.extension;  // the agent's phone shows its own line, not a customer
+    originate.timeout_ms = settings.originate_timeout.count();
+    const auto id = next_action_id("call");
+    auto bytes = originate_action(originate, id);
+    if (bytes.empty()) return false;  // refused (CR/LF in a value)
+    auto deadline = std::make_unique<asio::steady_timer>(io, settings.originate_timeout + settings.action_timeout);
+    deadline->async_wait([weak = weak_from_this(), id](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->finish_call(id, CallProgress{"failed", "no answer from Asterisk"});
+    });
+    calls[id] = PendingCall{std::move(progress), std::move(deadline)};
+    send(std::move(bytes));
+    log::info("ami", name, ": click-to-call for agent ", request.agent_id, " (", originate.channel, ")");
+    return true;
+  }
+
+  void finish_call(const std::string& id, CallProgress progress) {
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    auto callback = std::move(it->second.progress);
+    calls.erase(it);
+    if (callback) callback(std::move(progress));
+  }
+
+  // Responses and OriginateResponse events of click-to-call actions; true when it was one.
+  bool handle_call_reply(const Message& message) {
+    if (calls.empty()) return false;
+    const std::string id(message.value("ActionID"));
+    auto it = calls.find(id);
+    if (it == calls.end()) return false;
+    if (message.is_event()) {
+      if (message.event() != "OriginateResponse") return false;
+      if (message.value("Response") == "Success") {
+        finish_call(id, CallProgress{"answered", {}});
+      } else {
+        finish_call(id, CallProgress{"failed", "the call could not be placed (reason " +
+                                                   std::string(message.value("Reason")) + ")"});
+      }
+      return true;
+    }
+    if (message.value("Response") == "Success") {
+      if (it->second.progress) it->second.progress(CallProgress{"queued", {}});
+    } else {
+      finish_call(id, CallProgress{"failed", "Asterisk refused: " + std::string(message.value("Message"))});
+    }
+    return true;
+  }
+
+  void fail_calls(const std::string& reason) {
+    while (!calls.empty()) finish_call(calls.begin()->first, CallProgress{"failed", reason});
+  }
+
   void handle(const Message& message) {
     events.inc();
+    if (handle_call_reply(message)) return;
     if (message.is_event()) {
       auto event = message.event();
       if (event == "CoreShowChannel" && message.value("ActionID") == resync_action) {
@@ -370,6 +445,7 @@ struct State : std::enable_shared_from_this<State> {
       }
       self->connected = false;
       self->close_stream();
+      self->fail_calls("connection to Asterisk lost");
       if (self->stopping) break;
       self->health = Health{Health::State::down, error};
       log::warning("ami", self->name, ": ", error);
@@ -410,6 +486,10 @@ class AmiConnector : public Connector {
   }
 
   Health health() const override { return state_->health; }
+
+  bool place_call(const CallRequest& request, std::function<void(CallProgress)> progress) override {
+    return state_->place_call(request, std::move(progress));
+  }
 
  private:
   std::shared_ptr<State> state_;

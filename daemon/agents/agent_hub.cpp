@@ -452,6 +452,17 @@ void AgentHub::Impl::flush() {
   }
 }
 
+bool AgentHub::send_to_agent(const std::string& agent_id, std::string text) {
+  auto it = impl_->connections.find(agent_id);
+  if (it == impl_->connections.end()) return false;
+  auto frame = std::make_shared<const std::string>(std::move(text));
+  bool sent = false;
+  for (auto* c : std::vector<AgentConnection*>(it->second.begin(), it->second.end())) {
+    sent = c->send_frame(http::Frame{frame}) || sent;
+  }
+  return sent;
+}
+
 void AgentHub::stop() {
   impl_->stopped = true;
   impl_->expiry.cancel();

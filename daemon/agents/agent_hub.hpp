@@ -41,6 +41,10 @@ class AgentHub {
   void on_committed(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
                     std::chrono::steady_clock::time_point origin);
 
+  /// Sends one protocol message (JSON text) to every connection of `agent_id`; false when the
+  /// agent has none. io thread.
+  bool send_to_agent(const std::string& agent_id, std::string text);
+
   /// Stops the expiry timer (the HTTP server closes the sockets with 1001).
   void stop();
 

@@ -35,6 +35,7 @@ struct ApiState {
   std::unique_ptr<identity::Normalizer> normalizer;
   timeline::IngestSettings ingest;
   CommitListener on_committed;
+  CallPlacer place_call;
 
   explicit ApiState(const config::Config& c) : authority(c) {}
 };
@@ -445,6 +446,42 @@ void add_interaction_routes(http::Router& router, const std::shared_ptr<ApiState
     if (!queued) (*shared_respond)(busy());
   }));
 
+  router.add("POST", "/api/v1/calls", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal& who) {
+    auto body = json_body(req, respond);
+    if (!body) return;
+    const config::AgentConfig* agent = nullptr;
+    for (const auto& a : s->config->agents) {
+      if (a.id == who.id) agent = &a;
+    }
+    if (!agent || agent->extensions.empty()) {
+      return respond(Response::error(403, "forbidden", "click-to-call needs an agent token of an agent with an extension"));
+    }
+    auto number = body->value("number", json());
+    if (!number.is_string() || number.get_ref<const std::string&>().empty() ||
+        number.get_ref<const std::string&>().size() > 64) {
+      return respond(Response::error(400, "invalid_argument", "number: the customer's phone number (a string)"));
+    }
+    auto connector = body->value("connector", json(""));
+    if (!connector.is_string()) return respond(Response::error(400, "invalid_argument", "connector: a connector name"));
+    auto normalized = s->normalizer->phone(number.get<std::string>(), body->value("region", std::string()));
+    if (!normalized.ok()) {
+      return respond(Response::error(400, "invalid_argument", "number: " + normalized.text()));
+    }
+    const auto& key = normalized.identifier().key;
+    if (key.find(";ext=") != std::string::npos) {
+      return respond(Response::error(400, "invalid_argument", "number: extensions cannot be dialled"));
+    }
+    static std::atomic<std::uint64_t> counter{0};
+    const auto request_id = "call-" + std::to_string(now_ms()) + "-" + std::to_string(++counter);
+    if (!s->place_call ||
+        !s->place_call(connector.get<std::string>(), request_id, agent->id, agent->extensions.front(), key)) {
+      auto r = Response::error(503, "unavailable", "no phone connector can place calls right now");
+      r.headers.emplace_back("Retry-After", "5");
+      return respond(std::move(r));
+    }
+    respond(Response::json(202, dump(json{{"request_id", request_id}, {"number", key}, {"extension", agent->extensions.front()}})));
+  }));
+
   router.add("GET", "/api/v1/interactions/{id}", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal&) {
     auto id = req.params.at("id");
     read_json(s, std::move(respond), [id](store::ReadContext& r) { return timeline::get_interaction(r.db(), id); });
@@ -486,6 +523,8 @@ std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> c
 }
 
 void set_commit_listener(ApiState& state, CommitListener listener) { state.on_committed = std::move(listener); }
+
+void set_call_placer(ApiState& state, CallPlacer placer) { state.place_call = std::move(placer); }
 
 bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction interaction,
                   std::chrono::steady_clock::time_point received_at,

@@ -43,6 +43,14 @@ bool ingest_async(const std::shared_ptr<ApiState>& state, timeline::Interaction 
                   std::chrono::steady_clock::time_point received_at,
                   std::function<void(store::Result<timeline::IngestOutcome>)> done);
 
+/// Places a click-to-call for `agent_id` (whose device is `extension`) to `number` (E.164) through
+/// the phone connector named `connector` (empty: any that can). Returns false when none can right
+/// now. Progress reaches the agent over the agent WebSocket (`call.progress`, request_id). io thread.
+using CallPlacer = std::function<bool(const std::string& connector, const std::string& request_id,
+                                      const std::string& agent_id, const std::string& extension,
+                                      const std::string& number)>;
+void set_call_placer(ApiState& state, CallPlacer placer);
+
 /// Registers every /api/v1 route on `router`.
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state);
 

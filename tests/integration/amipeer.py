@@ -66,6 +66,7 @@ class AmiPeer:
         self.answer_login = answer_login  # False: a slow peer that never answers the login
         self.after_login = after_login    # bytes sent right after the login reply (dict per connection)
         self.core_channels = []       # CoreShowChannel event blocks (without ActionID) for the resync
+        self.originate_result = "Success"  # "Success", "Failure", or None (the action is refused)
         self.actions = []             # (connection number, dict of the action)
         self.connections = 0
         self.logins_ok = 0
@@ -163,6 +164,16 @@ class AmiPeer:
                     reply("Success", "Message: Filter Added Successfully")
                 elif name == "ping":
                     reply("Success", "Ping: Pong", "Timestamp: %.6f" % time.time())
+                elif name == "originate":
+                    if self.originate_result is None:
+                        reply("Error", "Message: Originate failed")
+                    else:
+                        reply("Success", "Message: Originate successfully queued")
+                        ok = self.originate_result == "Success"
+                        conn.sendall(("Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: %s\r\n"
+                                      "Response: %s\r\nChannel: %s\r\nContext: %s\r\nExten: %s\r\nReason: %s\r\n\r\n"
+                                      % (aid, self.originate_result, action.get("channel"), action.get("context"),
+                                         action.get("exten"), "4" if ok else "3")).encode())
                 elif name == "coreshowchannels":
                     reply("Success", "EventList: start", "Message: Channels will follow")
                     for block in self.core_channels:

@@ -232,6 +232,53 @@ class AmiFaultTest(unittest.TestCase):
                 self.assertTrue(state["last_error"])
 
 
+class ClickToCallTest(unittest.TestCase):
+    def test_click_to_call_rings_the_agent_then_reports_progress(self):
+        peer = AmiPeer()
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            wait_until(lambda: d.get_json("/readyz")[1]["connectors"][0]["state"] == "up", what="connector up")
+            alice = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})
+            self.addCleanup(alice.close)
+            self.assertEqual(alice.recv()["type"], "hello")
+            token = {"Authorization": "Bearer " + TOKENS["alice"]}
+            status, body = call(d, "POST", "/api/v1/calls", {"number": "020 7946 0123"}, token=token)
+            self.assertEqual(status, 202, body)
+            self.assertEqual(body["number"], "+442079460123")
+            originate = wait_until(lambda: next((a for _, a in peer.actions if a.get("action", "").lower() == "originate"),
+                                                None), what="Originate")
+            self.assertEqual(originate["channel"], "PJSIP/6001")
+            self.assertEqual(originate["exten"], "+442079460123")
+            self.assertEqual(originate["context"], "from-internal")
+            self.assertEqual(originate["async"].lower(), "true")
+            queued = alice.recv(5)
+            self.assertEqual((queued["type"], queued["state"], queued["request_id"]),
+                             ("call.progress", "queued", body["request_id"]))
+            answered = alice.recv(5)
+            self.assertEqual(answered["state"], "answered")
+            # A failure is reported with a reason.
+            peer.originate_result = "Failure"
+            status, body = call(d, "POST", "/api/v1/calls", {"number": "+44 20 7946 0124"}, token=token)
+            self.assertEqual(status, 202)
+            self.assertEqual(alice.recv(5)["state"], "queued")
+            failed = alice.recv(5)
+            self.assertEqual(failed["state"], "failed")
+            self.assertIn("could not be placed", failed["reason"])
+            # Bad input and tokens without an extension.
+            status, body = call(d, "POST", "/api/v1/calls", {"number": "BANK"}, token=token)
+            self.assertEqual(status, 400, body)
+            status, body = call(d, "POST", "/api/v1/calls", {"number": "+442079460123"}, token=ADMIN)
+            self.assertEqual(status, 403, body)
+
+    def test_no_phone_link_means_503(self):
+        peer = AmiPeer(secret="not-the-configured-one")
+        self.addCleanup(peer.close)
+        with Daemon(config(peer.port), files=files()) as d:
+            token = {"Authorization": "Bearer " + TOKENS["alice"]}
+            status, body = call(d, "POST", "/api/v1/calls", {"number": "+442079460123"}, token=token)
+            self.assertEqual(status, 503, body)
+
+
 class AmiLifecycleTest(unittest.TestCase):
     def state(self, d):
         return d.get_json("/readyz")[1]["connectors"][0]
