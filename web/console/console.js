@@ -411,6 +411,7 @@
         if (msg.pop && typeof msg.pop === "object") upsertPop(msg.pop, msg.type);
         break;
       case "presence": setPresence(msg.presence); break;
+      case "call.progress": onCallProgress(msg); break;
       case "error":
         toast("Server: " + (msg.message || msg.code || "error"), "error");
         break;
@@ -638,10 +639,16 @@
     const ids = Array.isArray(view.identities) ? view.identities : [];
     const idList = h("ul.identities", { "aria-label": "Identifiers" });
     for (const idn of ids) {
-      idList.appendChild(h("li.identity", null,
+      const item = h("li.identity", null,
         h("span.identity-kind", { text: idn.kind || "?" }),
         h("span.identity-value", { text: idn.value || idn.key || "" }),
-        h("span.badge.trust-" + (idn.trust === "verified" ? "verified" : "claimed"), { text: idn.trust || "claimed" })));
+        h("span.badge.trust-" + (idn.trust === "verified" ? "verified" : "claimed"), { text: idn.trust || "claimed" }));
+      if (idn.kind === "phone" && typeof idn.key === "string" && idn.key.startsWith("+")) {
+        // Click-to-call: the agent's own phone rings first, then the customer is dialled.
+        item.appendChild(h("button.btn.btn-quiet.btn-small.call-button", { type: "button",
+          "aria-label": "Call " + idn.key, on: { click: () => placeCall(idn.key) } }, "Call"));
+      }
+      idList.appendChild(item);
     }
     if (!ids.length) idList.appendChild(h("li.muted", { text: "No identifiers" }));
     wrap.appendChild(idList);
@@ -670,6 +677,22 @@
     }
     wrap.appendChild(tlBlock);
     return wrap;
+  }
+
+  async function placeCall(number) {
+    try {
+      const r = await api("POST", "/calls", { number });
+      toast("Calling " + r.number + ": your phone (" + r.extension + ") rings first.", "info");
+    } catch (e) {
+      toast("Call failed: " + e.message, "error");
+    }
+  }
+
+  function onCallProgress(msg) {
+    const number = typeof msg.number === "string" ? msg.number : "";
+    if (msg.state === "answered") announce("Call to " + number + " connected.");
+    else if (msg.state === "failed") toast("Call to " + number + " failed: " + (msg.reason || "unknown reason"), "error");
+    else if (msg.state === "queued") announce("Call to " + number + " is being placed.");
   }
 
   function renderStats(s) {
