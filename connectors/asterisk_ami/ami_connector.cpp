@@ -14,7 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <deque>
 #include <map>
 #include <random>
@@ -51,6 +53,9 @@ struct AmiSettings : config::ConnectorSettings {
   Duration reconnect_min = std::chrono::seconds(1);
   Duration reconnect_max = std::chrono::seconds(60);
   Duration call_expiry = std::chrono::hours(4);
+  bool tls = false;          // TLS to the manager port (Asterisk's tlsbindport, usually 5039)
+  bool tls_verify = true;    // verify the certificate chain and the host name
+  std::string tls_ca_file;   // CA bundle (PEM); empty: the system's CAs
   std::string originate_channel = "PJSIP/{extension}";  // the agent's device for click-to-call
   std::string originate_context = "from-internal";      // dialplan context that dials the customer
   Duration originate_timeout = std::chrono::seconds(30); // how long the agent's phone rings
@@ -59,7 +64,7 @@ struct AmiSettings : config::ConnectorSettings {
 std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& block) {
   auto s = std::make_shared<AmiSettings>();
   s->host = block.required_string("host");
-  s->port = static_cast<unsigned short>(block.integer("port", 5038, 1, 65535));
+  s->port = static_cast<unsigned short>(block.integer("port", block.has("tls") ? 5039 : 5038, 1, 65535));
   s->username = block.required_string("username");
   if (auto secret = block.secret("secret", true)) s->secret = *secret;
   s->auth = block.choice("auth", {"md5", "plain"}, "md5");
@@ -78,6 +83,12 @@ std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& b
   s->reconnect_max = block.duration("reconnect_max", s->reconnect_max, milliseconds(10), hours(1));
   s->call_expiry = block.duration("call_expiry", s->call_expiry, seconds(10), hours(48));
   if (s->reconnect_max < s->reconnect_min) block.error("reconnect_max", "must not be shorter than reconnect_min");
+  s->tls = block.boolean("tls", false);
+  s->tls_verify = block.boolean("tls_verify", true);
+  s->tls_ca_file = block.file_path("tls_ca_file", false, true);
+  if (!s->tls && (block.has("tls_verify") || block.has("tls_ca_file"))) {
+    block.error("tls", "tls_verify and tls_ca_file need tls: true");
+  }
   s->originate_channel = block.string("originate_channel", s->originate_channel);
   if (s->originate_channel.find("{extension}") == std::string::npos) {
     block.error("originate_channel", "must contain {extension} (e.g. PJSIP/{extension})");
@@ -99,7 +110,6 @@ struct State : std::enable_shared_from_this<State> {
         name(c.name),
         settings(s),
         tracker(std::move(tracker_config), now_ms),
-        stream(context.io),
         retry_timer(context.io),
         backoff_timer(context.io),
         ping_timer(context.io),
@@ -116,7 +126,18 @@ struct State : std::enable_shared_from_this<State> {
   std::string name;
   AmiSettings settings;
   CallTracker tracker;
-  beast::tcp_stream stream;
+  // One of the two streams exists once a session started: the plain one, or the TLS one that
+  // took it over after the TCP connect.
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_stream;
+
+  beast::tcp_stream& lowest() { return tls_stream ? beast::get_lowest_layer(*tls_stream) : *plain; }
+
+  asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer, error_code& ec) {
+    if (tls_stream) co_return co_await tls_stream->async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    co_return co_await plain->async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+  }
   Parser parser;
   asio::steady_timer retry_timer;
   asio::steady_timer backoff_timer;
@@ -158,7 +179,11 @@ struct State : std::enable_shared_from_this<State> {
     while (!self->writes.empty() && self->connected) {
       std::string bytes = std::move(self->writes.front());
       self->writes.pop_front();
-      co_await asio::async_write(self->stream.socket(), asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+      if (self->tls_stream) {
+        co_await asio::async_write(*self->tls_stream, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        co_await asio::async_write(self->plain->socket(), asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+      }
       if (ec) {
         self->writes.clear();
         self->close_stream();
@@ -170,9 +195,10 @@ struct State : std::enable_shared_from_this<State> {
 
   void close_stream() {
     ping_timer.cancel();  // the pinger holds a reference: let it end now
+    if (!plain && !tls_stream) return;
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -185,9 +211,9 @@ struct State : std::enable_shared_from_this<State> {
         error = "malformed AMI stream: " + parser.error();
         co_return std::nullopt;
       }
-      stream.expires_after(deadline);
+      lowest().expires_after(deadline);
       error_code ec;
-      std::size_t n = co_await stream.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      std::size_t n = co_await read_some(asio::buffer(buffer), ec);
       if (ec) {
         error = ec == beast::error::timeout ? "no data from Asterisk within " + std::to_string(deadline.count()) + " ms"
                                             : "connection lost: " + ec.message();
@@ -210,6 +236,8 @@ struct State : std::enable_shared_from_this<State> {
   // ---- one connection ----------------------------------------------------------------------
   asio::awaitable<bool> session(std::string& error) {
     parser.reset();
+    tls_stream.reset();  // a fresh TCP stream for every attempt
+    plain = std::make_unique<beast::tcp_stream>(io);
     error_code ec;
     tcp::resolver resolver(io);
     asio::steady_timer resolve_deadline(io, settings.connect_timeout);
@@ -223,11 +251,29 @@ struct State : std::enable_shared_from_this<State> {
       error = "cannot resolve " + settings.host + ": " + ec.message();
       co_return false;
     }
-    stream.expires_after(settings.connect_timeout);
-    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    plain->expires_after(settings.connect_timeout);
+    co_await plain->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       error = "cannot connect to " + settings.host + ":" + std::to_string(settings.port) + ": " + ec.message();
       co_return false;
+    }
+    if (settings.tls) {
+      tls_stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*plain), *tls_context);
+      plain.reset();
+      if (settings.tls_verify) {
+        tls_stream->set_verify_mode(asio::ssl::verify_peer);
+        tls_stream->set_verify_callback(asio::ssl::host_name_verification(settings.host));
+      }
+      if (!SSL_set_tlsext_host_name(tls_stream->native_handle(), settings.host.c_str())) {
+        error = "cannot set the TLS server name";
+        co_return false;
+      }
+      lowest().expires_after(settings.connect_timeout);
+      co_await tls_stream->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        error = "TLS handshake with " + settings.host + ":" + std::to_string(settings.port) + " failed: " + ec.message();
+        co_return false;
+      }
     }
     connected = true;
     // Banner: one line with no blank line after it, so read bytes until the parser has it.
@@ -238,8 +284,8 @@ struct State : std::enable_shared_from_this<State> {
           error = "malformed AMI banner: " + parser.error();
           co_return false;
         }
-        stream.expires_after(settings.action_timeout);
-        std::size_t n = co_await stream.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+        lowest().expires_after(settings.action_timeout);
+        std::size_t n = co_await read_some(asio::buffer(buffer), ec);
         if (ec) {
           error = "no AMI banner: " + ec.message();
           co_return false;
@@ -513,6 +559,24 @@ std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& conte
     }
   }
   auto state = std::make_shared<State>(c, context, *settings, std::move(tracker));
+  if (settings->tls) {
+    state->tls_context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    error_code ec;
+    state->tls_context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                                        asio::ssl::context::no_tlsv1_1,
+                                    ec);
+    if (settings->tls_ca_file.empty()) {
+      state->tls_context->set_default_verify_paths(ec);
+    } else {
+      state->tls_context->load_verify_file(settings->tls_ca_file, ec);
+    }
+    if (ec) {
+      error = "cannot load the TLS trust store" +
+              (settings->tls_ca_file.empty() ? std::string() : " from " + settings->tls_ca_file) + ": " + ec.message();
+      return nullptr;
+    }
+  }
   if (!state->tracker.config_error().empty()) {
     error = state->tracker.config_error();
     return nullptr;

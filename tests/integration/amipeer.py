@@ -56,7 +56,7 @@ def core_channels_alive(events):
 
 class AmiPeer:
     def __init__(self, username="omni", secret="s3cret-ami", capture=None, event_delay=0.01, drop_after=None,
-                 banner=b"Asterisk Call Manager/13.0.0\r\n", answer_login=True, after_login=b""):
+                 banner=b"Asterisk Call Manager/13.0.0\r\n", answer_login=True, after_login=b"", tls=None):
         self.username = username
         self.secret = secret
         self.events = capture_events(capture) if capture else []
@@ -66,6 +66,7 @@ class AmiPeer:
         self.answer_login = answer_login  # False: a slow peer that never answers the login
         self.after_login = after_login    # bytes sent right after the login reply (dict per connection)
         self.core_channels = []       # CoreShowChannel event blocks (without ActionID) for the resync
+        self.tls = tls  # an ssl.SSLContext: serve AMI over TLS
         self.originate_result = "Success"  # "Success", "Failure", or None (the action is refused)
         self.actions = []             # (connection number, dict of the action)
         self.connections = 0
@@ -103,6 +104,14 @@ class AmiPeer:
             except OSError:
                 return
             self.connections += 1
+            if self.tls is not None:
+                try:
+                    conn.settimeout(10)
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    conn.settimeout(None)
+                except (OSError, ValueError):
+                    conn.close()
+                    continue
             self.open.add(conn)
             threading.Thread(target=self._session, args=(conn, self.connections), daemon=True).start()
 

@@ -3,6 +3,7 @@
 ended; the timeline holds one call; a bad secret is reported without leaking it; a dropped link
 is resynchronised without a stuck or duplicated pop."""
 import json
+import os
 import socket
 import time
 import unittest
@@ -277,6 +278,37 @@ class ClickToCallTest(unittest.TestCase):
             token = {"Authorization": "Bearer " + TOKENS["alice"]}
             status, body = call(d, "POST", "/api/v1/calls", {"number": "+442079460123"}, token=token)
             self.assertEqual(status, 503, body)
+
+
+class AmiTlsTest(unittest.TestCase):
+    def make_cert(self, tmp, name):
+        import subprocess
+        cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        return cert, key
+
+    def test_tls_to_the_manager_port(self):
+        import ssl
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = self.make_cert(tmp, "ami")
+            other, _ = self.make_cert(tmp, "other")
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            peer = AmiPeer(tls=context)
+            self.addCleanup(peer.close)
+            extra = "    tls: true\n    tls_ca_file: %s\n" % cert
+            with Daemon(config(peer.port, extra), files=files()) as d:
+                wait_until(lambda: d.get_json("/readyz")[1]["connectors"][0]["state"] == "up", what="up over TLS")
+                self.assertGreaterEqual(peer.logins_ok, 1)
+            # A certificate the connector does not trust: refused with a clear error, retried.
+            extra = "    tls: true\n    tls_ca_file: %s\n" % other
+            with Daemon(config(peer.port, extra), files=files()) as d:
+                state = wait_until(lambda: (lambda s: s if s["state"] == "down" and s["last_error"] else None)(
+                    d.get_json("/readyz")[1]["connectors"][0]), what="refused certificate")
+                self.assertIn("TLS handshake", state["last_error"])
 
 
 class AmiLifecycleTest(unittest.TestCase):
