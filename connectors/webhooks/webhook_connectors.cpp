@@ -473,21 +473,28 @@ class WebhookConnector : public Connector {
   std::shared_ptr<State> state_;
 };
 
+// The connector's webhook path; "" with `error` set when it is invalid or another connector has it.
+std::string claim_path(const config::ConnectorConfig& c, Context& context, std::string& error) {
+  std::string path = effective_path(c);
+  if (auto problem = check_path(path); !problem.empty()) {
+    error = "path " + path + ": " + problem;
+    return {};
+  }
+  if (auto other = path_taken_by(c, path, context); !other.empty()) {
+    error = "path " + path + " is also used by connector " + other + " (set a different path)";
+    return {};
+  }
+  return path;
+}
+
 std::unique_ptr<Connector> make_phone_webhook(const config::ConnectorConfig& c, Context& context, std::string& error) {
   const auto* settings = dynamic_cast<const PhoneWebhookSettings*>(c.settings.get());
   if (!settings) {
     error = "invalid settings";
     return nullptr;
   }
-  std::string path = effective_path(c);
-  if (auto problem = check_path(path); !problem.empty()) {
-    error = "path " + path + ": " + problem;
-    return nullptr;
-  }
-  if (auto other = path_taken_by(c, path, context); !other.empty()) {
-    error = "path " + path + " is also used by connector " + other + " (set a different path)";
-    return nullptr;
-  }
+  std::string path = claim_path(c, context, error);
+  if (path.empty()) return nullptr;
   auto state = std::make_shared<PhoneState>(c, context, path, *settings);
   return std::make_unique<WebhookConnector<PhoneState>>(std::move(state));
 }
@@ -498,15 +505,8 @@ std::unique_ptr<Connector> make_twilio_voice(const config::ConnectorConfig& c, C
     error = "invalid settings";
     return nullptr;
   }
-  std::string path = effective_path(c);
-  if (auto problem = check_path(path); !problem.empty()) {
-    error = "path " + path + ": " + problem;
-    return nullptr;
-  }
-  if (auto other = path_taken_by(c, path, context); !other.empty()) {
-    error = "path " + path + " is also used by connector " + other + " (set a different path)";
-    return nullptr;
-  }
+  std::string path = claim_path(c, context, error);
+  if (path.empty()) return nullptr;
   std::string url = settings->public_url;
   if (url.empty()) {
     std::string base = context.config ? context.config->server.public_url : std::string();
