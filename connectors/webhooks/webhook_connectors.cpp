@@ -152,6 +152,14 @@ std::shared_ptr<const config::ConnectorSettings> validate_twilio_voice(config::B
     block.error("account_sid", "must be AC followed by 32 hex digits (the Account SID in the Twilio console)");
   }
   s->public_url = block.string("public_url");
+  if (s->public_url.empty()) {
+    // Twilio signs the full public URL: without one, no request could ever be verified.
+    const auto* so_far = block.context().config_so_far();
+    if (so_far && so_far->server.public_url.empty()) {
+      block.error("public_url", "the URL Twilio signs is unknown: set server.public_url (e.g. https://cc.example.com) "
+                                "or public_url in this block");
+    }
+  }
   if (!s->public_url.empty()) {
     if (auto problem = check_public_url(s->public_url); !problem.empty()) block.error("public_url", problem);
   }

@@ -43,6 +43,12 @@ class LoadContext {
   /// Value of environment variable `name`, or nullopt when unset.
   std::optional<std::string> env(const std::string& name) const;
 
+  /// The config being loaded, as far as it is read (sections are read in order: server first,
+  /// connectors after agents), for validators that check against another section; null outside
+  /// a full load.
+  const Config* config_so_far() const { return config_so_far_; }
+  void set_config_so_far(const Config* config) { config_so_far_ = config; }
+
   const std::string& file() const { return file_; }
   const std::string& base_dir() const { return base_dir_; }
   const std::vector<ConfigError>& errors() const { return errors_; }
@@ -51,6 +57,7 @@ class LoadContext {
   std::vector<ConfigError> take_warnings() { return std::move(warnings_); }
 
  private:
+  const Config* config_so_far_ = nullptr;
   std::string file_;
   std::string base_dir_;
   EnvLookup env_;

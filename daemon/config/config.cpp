@@ -486,6 +486,7 @@ void check_references(const Config& config, const std::vector<ListItem>& queue_r
 }
 
 void read_document(const YAML::Node& doc, Config& config, LoadContext& ctx) {
+  ctx.set_config_so_far(&config);
   BlockReader root(doc, "", ctx);
   if (auto r = root.map("server")) read_server(*r, config.server, config.admin_tokens, ctx);
   {

@@ -263,13 +263,14 @@ class PhoneWebhooksTest(unittest.TestCase):
 
 
 class TwilioConfigTest(unittest.TestCase):
-    def test_no_public_url_is_reported(self):
-        with Daemon(config(public_url=None), files=files()) as d:
-            status, ready = d.get_json("/readyz")
-            states = {c["name"]: c for c in ready["connectors"]}
-            self.assertEqual(states["twilio"]["state"], "down")
-            self.assertIn("server.public_url", states["twilio"]["last_error"])
-            self.assertEqual(states["pbx"]["state"], "up")
+    def test_no_public_url_is_a_config_error(self):
+        d = Daemon(config(public_url=None), files=files())
+        try:
+            d.start(wait_ready=False)
+            self.assertEqual(d.wait_exit(20), 78)
+            self.assertRegex(d.log(), r"omnitrail\.yaml:\d+:\d+: connectors\[\d\]\.public_url: the URL Twilio signs is unknown")
+        finally:
+            d.__exit__(None, None, None)
 
     def test_bad_path_is_a_config_error(self):
         text = config().replace("    replay_window: 5m\n", "    replay_window: 5m\n    path: /api/v1/hook\n")
