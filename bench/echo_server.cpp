@@ -1,0 +1,54 @@
+// Baseline for bench/pop_latency.py: a bare Boost.Beast WebSocket echo server on loopback.
+// One thread, one coroutine-free async session per connection. Prints "PORT <n>" on stdout.
+#include <utility>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <iostream>
+#include <memory>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  explicit Session(tcp::socket s) : ws_(std::move(s)) {}
+  void start() {
+    ws_.next_layer().set_option(tcp::no_delay(true));
+    ws_.async_accept([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->read();
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      self->ws_.text(self->ws_.got_text());
+      self->ws_.async_write(self->buf_.data(), [self](beast::error_code ec2, std::size_t) {
+        if (ec2) return;
+        self->buf_.consume(self->buf_.size());
+        self->read();
+      });
+    });
+  }
+  websocket::stream<tcp::socket> ws_;
+  beast::flat_buffer buf_;
+};
+
+static void do_accept(tcp::acceptor& acc) {
+  acc.async_accept([&acc](beast::error_code ec, tcp::socket s) {
+    if (!ec) std::make_shared<Session>(std::move(s))->start();
+    do_accept(acc);
+  });
+}
+
+int main() {
+  asio::io_context ioc{1};
+  tcp::acceptor acc(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::cout << "PORT " << acc.local_endpoint().port() << std::endl;
+  do_accept(acc);
+  ioc.run();
+}

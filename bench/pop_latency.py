@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Pop-latency benchmark for omnitraild (issue #10, first benchmark).
+
+Starts omnitraild with a temporary config (K agents, one asterisk_ami connector pointing at a
+bench AMI peer), connects every agent's WebSocket, then the peer emits calls at R calls/s for D
+seconds, each built from shared/fixtures/ami/direct_call.ami with a fresh Uniqueid/Linkedid,
+fresh channel names and a fresh caller number, ringing a random agent's extension.
+
+  t0 = monotonic time just before the DialBegin block that makes the agent ring is written
+  t1 = monotonic time the recv() completing the agent's pop.ringing frame returned
+  latency = t1 - t0
+
+Baselines measured in the same run: a round trip through the same Python WebSocket client
+(tests/integration/wsclient.py) to a bare echo server (bench/echo_server.cpp, Boost.Beast; a
+built by bench/run.sh), and a raw SQLite lookup by phone key on the database
+file the run produced. Writes JSON to --json (and prints a summary). Standard library only."""
+import argparse
+import heapq
+import json
+import os
+import random
+import selectors
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+import amipeer  # noqa: E402
+from amipeer import AmiPeer, capture_events  # noqa: E402
+import harness  # noqa: E402
+from wsclient import WebSocket  # noqa: E402
+
+ADMIN_TOKEN = "admin-token-for-bench-0123456789"
+
+
+def pct(values, p):
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))  # nearest rank
+    return s[k]
+
+
+def summary_ms(values):
+    return {"count": len(values),
+            "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)), "p99_ms": ms(pct(values, 99)),
+            "max_ms": ms(max(values) if values else None),
+            "mean_ms": ms(sum(values) / len(values) if values else None)}
+
+
+def ms(v):
+    return None if v is None else round(v * 1000.0, 3)
+
+
+class _LockedConn:
+    """Serialises writes to the AMI socket: the session thread answers Ping, the generator emits."""
+
+    def __init__(self, conn):
+        self._c = conn
+        self._lock = threading.Lock()
+
+    def sendall(self, data):
+        with self._lock:
+            self._c.sendall(data)
+
+    def timed_sendall(self, before, data, after):
+        """Writes `before`, then stamps t0 and writes `data`, then `after`, all under the lock."""
+        with self._lock:
+            if before:
+                self._c.sendall(before)
+            t0 = time.monotonic()
+            self._c.sendall(data)
+            if after:
+                self._c.sendall(after)
+            return t0
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+
+class BenchAmiPeer(AmiPeer):
+    """amipeer.AmiPeer whose replay step hands the logged-in session to the call generator."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.session = None
+        self.ready = threading.Event()
+
+    def _session(self, conn, number):
+        super()._session(_LockedConn(conn), number)
+
+    def _replay(self, conn, number):  # called after CoreShowChannels: the link is fully up
+        self.session = conn
+        self.ready.set()
+
+
+class CallTemplate:
+    """direct_call.ami split around the DialBegin that rings extension 6001."""
+
+    CALLER = b"+14155550123"
+    UID = b"1795390255."
+
+    def __init__(self):
+        events = capture_events("direct_call.ami")
+        ring = next(i for i, e in enumerate(events) if b"Event: DialBegin" in e and b"6001" in e)
+        self.pre = b"".join(events[:ring])
+        self.ring = events[ring]
+        # What follows ringing (answer, bridge, hangup) is sent after the ring hold time.
+        self.post = b"".join(events[ring + 1:])
+
+    @staticmethod
+    def _subst(data, n, ext, caller):
+        return (data.replace(CallTemplate.UID, b"%d." % (1900000000 + n))
+                .replace(b"inbound-sim-00000000", b"inbound-sim-%08x" % (2 * n))
+                .replace(b"agents-00000001", b"agents-%08x" % (2 * n + 1))
+                .replace(b"6001", ext)
+                .replace(CallTemplate.CALLER, caller))
+
+    def call(self, n, ext, caller):
+        return tuple(self._subst(x, n, ext, caller) for x in (self.pre, self.ring, self.post))
+
+
+def caller_number(n):
+    # Fresh, well-formed NANP numbers: +1 415 NXX XXXX with NXX in 200..999.
+    return "+1415%03d%04d" % (200 + (n // 10000) % 800, n % 10000)
+
+
+def config(port, agents, extra_ws=""):
+    lines = ["server:", '  listen: ["127.0.0.1:0"]', "  admin_token_files: [secrets/admin.token]",
+             "  limits: {shutdown_timeout: 3s}", "storage:", "  sqlite_path: state/omnitrail.db",
+             "identity:", "  default_region: US", "agents:"]
+    for a in agents:
+        lines.append('  - {id: %s, name: %s, extensions: ["%s"], queues: [support], token_file: secrets/%s.token}'
+                     % (a["id"], a["id"], a["ext"], a["id"]))
+    lines += ["connectors:", "  - name: pbx", "    type: asterisk_ami", "    host: 127.0.0.1", "    port: %d" % port,
+              "    username: omni", "    secret_file: secrets/ami.secret", "    region: US",
+              "    internal_contexts: [agents]", "    ping_interval: 5s", "    action_timeout: 5s",
+              "    reconnect_min: 100ms", "    reconnect_max: 500ms", "logging:", "  level: warning", ""]
+    return "\n".join(lines)
+
+
+class Receiver(threading.Thread):
+    """One selector thread reading every agent's WebSocket; stamps pop.ringing frames."""
+
+    def __init__(self, sockets):
+        super().__init__(daemon=True)
+        self.sel = selectors.DefaultSelector()
+        self.bufs = {}
+        self.ws = {}
+        for agent, ws in sockets.items():
+            ws.sock.settimeout(None)
+            self.sel.register(ws.sock, selectors.EVENT_READ, agent)
+            self.bufs[agent] = ws.buffer
+            self.ws[agent] = ws
+        self.ringing = {}  # caller key -> (t1, agent, frame bytes)
+        self.other = {}    # message type -> count
+        self.stop = False
+        self.errors = []
+
+    def run(self):
+        while not self.stop:
+            for key, _ in self.sel.select(0.2):
+                agent = key.data
+                try:
+                    chunk = key.fileobj.recv(262144)
+                except OSError as e:
+                    self.errors.append("%s: %s" % (agent, e))
+                    self.sel.unregister(key.fileobj)
+                    continue
+                t1 = time.monotonic()
+                if not chunk:
+                    self.errors.append("%s: closed" % agent)
+                    self.sel.unregister(key.fileobj)
+                    continue
+                self.bufs[agent] += chunk
+                self._frames(agent, t1)
+
+    def _frames(self, agent, t1):
+        buf = self.bufs[agent]
+        while len(buf) >= 2:
+            b1, b2 = buf[0], buf[1]
+            n, off = b2 & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, off = struct.unpack("!H", buf[2:4])[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, off = struct.unpack("!Q", buf[2:10])[0], 10
+            if len(buf) < off + n:
+                break
+            payload, buf = buf[off:off + n], buf[off + n:]
+            opcode = b1 & 0x0F
+            if opcode == 0x9:
+                self.ws[agent].send_frame(0xA, payload)
+            elif opcode == 0x1:
+                try:
+                    msg = json.loads(payload)
+                except ValueError:
+                    continue
+                kind = msg.get("type")
+                self.other[kind] = self.other.get(kind, 0) + 1
+                if kind == "pop.ringing":
+                    for ident in msg.get("pop", {}).get("customer_view", {}).get("identities", []):
+                        if ident.get("kind") == "phone" and ident.get("key") not in self.ringing:
+                            self.ringing[ident.get("key")] = (t1, agent, len(payload))
+        self.bufs[agent] = buf
+
+
+def start_echo_server(path):
+    if path and os.path.exists(path):
+        proc = subprocess.Popen([path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = proc.stdout.readline().decode()
+        return proc, int(line.split()[1]), "boost.beast (bench/echo_server.cpp)"
+    raise RuntimeError("echo server %r not built (bench/run.sh builds it from bench/echo_server.cpp)" % path)
+
+
+def echo_baseline(echo_bin, payload_size, rounds):
+    proc, port, kind = start_echo_server(echo_bin)
+    try:
+        ws = WebSocket("127.0.0.1", port, "/")
+        if ws.status != 101:
+            raise RuntimeError("echo handshake failed: %s" % ws.handshake)
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        body = json.dumps({"type": "echo", "pad": "x" * max(0, payload_size - 24)}).encode()
+        samples = []
+        for i in range(rounds + 50):
+            t0 = time.monotonic()
+            ws.send_frame(0x1, body)
+            op, data = ws.recv_frame()
+            t1 = time.monotonic()
+            if op != 0x1 or len(data) != len(body):
+                raise RuntimeError("bad echo")
+            if i >= 50:  # warm-up
+                samples.append(t1 - t0)
+        ws.close()
+        return kind, len(body), samples
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def sqlite_baseline(db_path, keys, rounds):
+    conn = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, cached_statements=16)
+    sql = "SELECT customer_id FROM identities WHERE kind='phone' AND key=?"
+    samples, found = [], 0
+    for i in range(rounds + 50):
+        key = keys[i % len(keys)]
+        t0 = time.monotonic()
+        row = conn.execute(sql, (key,)).fetchone()
+        t1 = time.monotonic()
+        if i >= 50:
+            samples.append(t1 - t0)
+            found += row is not None
+    rows = conn.execute("SELECT count(*) FROM identities").fetchone()[0]
+    plan = " | ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",)))
+    conn.close()
+    return samples, found, rows, plan
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--agents", type=int, default=50)
+    ap.add_argument("--rate", type=float, default=20.0, help="calls per second")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds of call generation")
+    ap.add_argument("--ring-hold", type=float, default=1.0, help="seconds between DialBegin and the rest of the call")
+    ap.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late pops after the last call")
+    ap.add_argument("--echo-rounds", type=int, default=2000)
+    ap.add_argument("--lookup-rounds", type=int, default=20000)
+    ap.add_argument("--omnitraild", default=os.environ.get("OMNITRAILD", ""))
+    ap.add_argument("--echo-server", default=os.path.join(ROOT, "build-bench", "echo_server"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    if not args.omnitraild:
+        sys.exit("--omnitraild or OMNITRAILD is required")
+    args.omnitraild = os.path.abspath(args.omnitraild)
+    harness.OMNITRAILD = args.omnitraild
+    random.seed(args.seed)
+
+    agents = [{"id": "a%04d" % k, "ext": "%d" % (10000 + k), "token": "bench-token-%04d-0123456789abcdef" % k}
+              for k in range(args.agents)]
+    files = {"secrets/%s.token" % a["id"]: a["token"] + "\n" for a in agents}
+    files["secrets/admin.token"] = ADMIN_TOKEN + "\n"
+    files["secrets/ami.secret"] = "s3cret-ami\n"
+
+    tmpl = CallTemplate()
+    peer = BenchAmiPeer()
+    result = {"benchmark": "pop_latency",
+              "params": {"agents": args.agents, "rate_cps": args.rate, "duration_s": args.duration,
+                         "ring_hold_s": args.ring_hold, "seed": args.seed, "omnitraild": args.omnitraild,
+                         "capture": "direct_call.ami"}}
+    d = harness.Daemon(config(peer.port, agents), files=files)
+    try:
+        t_start = time.monotonic()
+        d.start(timeout=60)
+        result["startup_s"] = round(time.monotonic() - t_start, 3)
+        if not peer.ready.wait(30):
+            raise RuntimeError("the connector never completed its AMI session; log:\n" + d.log())
+        sockets = {}
+        for a in agents:
+            ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + a["token"]})
+            if ws.status != 101:
+                raise RuntimeError("agent %s WebSocket refused: %s" % (a["id"], ws.handshake))
+            hello = ws.recv(10)
+            if hello.get("type") != "hello":
+                raise RuntimeError("expected hello, got %r" % hello)
+            sockets[a["id"]] = ws
+        rx = Receiver(sockets)
+        rx.start()
+
+        # Generate calls: DialBegin (t0) at n/rate; the rest of each call ring_hold later.
+        conn = peer.session
+        sent = {}  # caller key -> (t0, agent)
+        total = int(args.rate * args.duration)
+        heap = [(n / args.rate, 0, n) for n in range(total)]
+        heapq.heapify(heap)
+        posts = {}
+        late = []
+        base = time.monotonic() + 0.1
+        while heap:
+            at, phase, n = heapq.heappop(heap)
+            delay = base + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif phase == 0:
+                late.append(-delay)
+            if phase == 0:
+                a = random.choice(agents)
+                caller = caller_number(n)
+                pre, ring, post = tmpl.call(n, a["ext"].encode(), caller.encode())
+                t0 = conn.timed_sendall(pre, ring, b"")
+                sent[caller] = (t0, a["id"])
+                posts[n] = post
+                heapq.heappush(heap, (at + args.ring_hold, 1, n))
+            else:
+                conn.sendall(posts.pop(n))
+        gen_end = time.monotonic()
+        wait_until(lambda: len(rx.ringing) >= len(sent) or time.monotonic() - gen_end > args.drain,
+                   args.drain + 5, "pops")
+        rx.stop = True
+        rx.join(2)
+
+        lat, wrong_agent, sizes = [], 0, []
+        for caller, (t0, agent) in sent.items():
+            got = rx.ringing.get(caller)
+            if got is None:
+                continue
+            lat.append(got[0] - t0)
+            sizes.append(got[2])
+            wrong_agent += got[1] != agent
+        pop = summary_ms(lat)
+        pop.update({"calls": len(sent), "lost": len(sent) - len(lat), "wrong_agent": wrong_agent,
+                    "generator_late_max_ms": ms(max(late) if late else 0.0),
+                    "generator_late_count": len(late), "frame_bytes_median": pct(sizes, 50),
+                    "messages_by_type": rx.other, "ws_errors": rx.errors[:5]})
+        result["pop"] = pop
+        for ws in sockets.values():
+            ws.close()
+        db_path = os.path.join(d.path, "state", "omnitrail.db")
+        d.kill()
+
+        # Baseline 2: raw SQLite lookup on the database the run produced.
+        keys = list(sent.keys())
+        lk, found, rows, plan = sqlite_baseline(db_path, keys, args.lookup_rounds)
+        result["lookup"] = summary_ms(lk)
+        result["lookup"].update({"found": found, "identities_rows": rows, "db_bytes": os.path.getsize(db_path),
+                                 "query": "SELECT customer_id FROM identities WHERE kind='phone' AND key=?",
+                                 "plan": plan})
+    finally:
+        d.__exit__(None, None, None)
+        peer.close()
+
+    # Baseline 1: WebSocket round trip through the same Python client to a bare echo server.
+    kind, size, ec = echo_baseline(args.echo_server, result["pop"]["frame_bytes_median"] or 1024, args.echo_rounds)
+    result["echo"] = summary_ms(ec)
+    result["echo"].update({"server": kind, "payload_bytes": size})
+
+    base_p99 = result["echo"]["p99_ms"] + result["lookup"]["p99_ms"]
+    result["baseline_p99_sum_ms"] = round(base_p99, 3)
+    result["ratio_pop_p99_over_baseline_p99"] = (round(result["pop"]["p99_ms"] / base_p99, 2)
+                                                if result["pop"]["p99_ms"] is not None and base_p99 > 0 else None)
+    out = json.dumps(result, indent=2)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(out + "\n")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
