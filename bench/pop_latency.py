@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import amipeer  # noqa: E402
 from amipeer import AmiPeer, capture_events  # noqa: E402
 import harness  # noqa: E402
+from harness import wait_until  # noqa: E402
 from wsclient import WebSocket  # noqa: E402
 
 ADMIN_TOKEN = "admin-token-for-bench-0123456789"
@@ -264,16 +265,6 @@ def sqlite_baseline(db_path, keys, rounds):
     plan = " | ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",)))
     conn.close()
     return samples, found, rows, plan
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise RuntimeError("timed out waiting for " + what)
 
 
 def main():

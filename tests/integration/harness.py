@@ -164,6 +164,17 @@ class Daemon:
             s.close()
 
 
+def wait_until(predicate, timeout=10, what="condition"):
+    """Polls `predicate` until it returns something truthy (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
 MINIMAL_CONFIG = """
 server:
   listen: ["127.0.0.1:0"]

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from amipeer import AmiPeer
-from harness import ADMIN, Daemon, call
+from harness import ADMIN, Daemon, call, wait_until
 from wsclient import WebSocket
 
 TOKENS = {"alice": "alice-token-for-ami-tests-0123456789", "bob": "bob-token-for-ami-tests-0123456789",
@@ -53,32 +53,32 @@ def files(secret="s3cret-ami"):
     return out
 
 
-def wait_until(predicate, timeout=10, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+class AmiTestCase(unittest.TestCase):
+    """Helpers shared by the AMI tests: agent sockets, the connector's state, a fresh replay."""
 
-
-class AmiConnectorTest(unittest.TestCase):
     def agent(self, d, name):
         ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS[name]})
         self.assertEqual(ws.recv()["type"], "hello")
         self.addCleanup(ws.close)
         return ws
 
-    def connector_state(self, d):
-        status, body = d.get_json("/readyz")
-        return body["connectors"][0]
+    def state(self, d):
+        return d.get_json("/readyz")[1]["connectors"][0]
 
+    def replay(self, peer):
+        """Drops the current session: the connector reconnects and the peer replays its events
+        after the new session's CoreShowChannels."""
+        before = peer.connections
+        peer.kick()
+        wait_until(lambda: peer.connections > before, what="reconnect")
+
+
+class AmiConnectorTest(AmiTestCase):
     def run_capture(self, capture, caller_key, ringing_agent, others, answered):
         peer = AmiPeer()
         self.addCleanup(peer.close)
         with Daemon(config(peer.port), files=files()) as d:
-            wait_until(lambda: self.connector_state(d)["state"] == "up", what="connector up")
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up")
             sockets = {a: self.agent(d, a) for a in [ringing_agent] + others}
             from amipeer import capture_events
             peer.events = capture_events(capture)
@@ -129,19 +129,12 @@ class AmiConnectorTest(unittest.TestCase):
     def test_unanswered_call_is_missed(self):
         self.run_capture("noanswer.ami", "+442079460999", "carol", ["alice"], answered=False)
 
-    def replay(self, peer):
-        """Reconnects the daemon's session to trigger a replay: the peer replays after CoreShowChannels."""
-        # The peer replays on every session start; force one by dropping the current session.
-        before = peer.connections
-        peer.kick()
-        wait_until(lambda: peer.connections > before, what="reconnect")
-
     def test_wrong_secret_is_reported_without_leaking_it(self):
         peer = AmiPeer(secret="the-right-one")
         self.addCleanup(peer.close)
         with Daemon(config(peer.port), files=files(secret="wrong-secret-value")) as d:
             state = wait_until(lambda: (lambda s: s if s["state"] == "down" and s["last_error"] else None)(
-                self.connector_state(d)), what="connector down")
+                self.state(d)), what="connector down")
             self.assertIn("refused", state["last_error"])
             status, body = d.get_json("/readyz")
             self.assertEqual(status, 503)
@@ -153,7 +146,7 @@ class AmiConnectorTest(unittest.TestCase):
         peer = AmiPeer()
         self.addCleanup(peer.close)
         with Daemon(config(peer.port), files=files()) as d:
-            wait_until(lambda: self.connector_state(d)["state"] == "up", what="connector up")
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up")
             alice = self.agent(d, "alice")
             from amipeer import capture_events
             events = capture_events("direct_call.ami")
@@ -175,16 +168,7 @@ class AmiConnectorTest(unittest.TestCase):
                             extra)
 
 
-class AmiFaultTest(unittest.TestCase):
-    def state(self, d):
-        return d.get_json("/readyz")[1]["connectors"][0]
-
-    def agent(self, d, name):
-        ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS[name]})
-        self.assertEqual(ws.recv()["type"], "hello")
-        self.addCleanup(ws.close)
-        return ws
-
+class AmiFaultTest(AmiTestCase):
     def test_link_drops_mid_call_and_comes_back_with_the_call_still_up(self):
         from amipeer import capture_events, core_channels_alive
         events = capture_events("direct_call.ami")
@@ -196,14 +180,14 @@ class AmiFaultTest(unittest.TestCase):
             ring_index = next(i for i, e in enumerate(events) if b"Event: DialBegin" in e and b"6001" in e)
             cut = ring_index + 3
             peer.events = events[:cut]
-            AmiConnectorTest.replay(self, peer)
+            self.replay(peer)
             ringing = alice.recv(10)
             self.assertEqual(ringing["type"], "pop.ringing")
             # The link drops; when it is back, CoreShowChannels still lists the call: no end.
             peer.core_channels = core_channels_alive(events[:cut])
             self.assertTrue(peer.core_channels)
             peer.events = events[cut:]
-            AmiConnectorTest.replay(self, peer)
+            self.replay(peer)
             update = alice.recv(10)
             self.assertEqual(update["type"], "pop.updated", update)  # answered, not ended by the resync
             self.assertEqual(update["pop"]["id"], ringing["pop"]["id"])
@@ -233,12 +217,12 @@ class AmiFaultTest(unittest.TestCase):
                 self.assertTrue(state["last_error"])
 
 
-class ClickToCallTest(unittest.TestCase):
+class ClickToCallTest(AmiTestCase):
     def test_click_to_call_rings_the_agent_then_reports_progress(self):
         peer = AmiPeer()
         self.addCleanup(peer.close)
         with Daemon(config(peer.port), files=files()) as d:
-            wait_until(lambda: d.get_json("/readyz")[1]["connectors"][0]["state"] == "up", what="connector up")
+            wait_until(lambda: self.state(d)["state"] == "up", what="connector up")
             alice = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + TOKENS["alice"]})
             self.addCleanup(alice.close)
             self.assertEqual(alice.recv()["type"], "hello")
@@ -280,7 +264,7 @@ class ClickToCallTest(unittest.TestCase):
             self.assertEqual(status, 503, body)
 
 
-class AmiTlsTest(unittest.TestCase):
+class AmiTlsTest(AmiTestCase):
     def make_cert(self, tmp, name):
         import subprocess
         cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
@@ -301,7 +285,7 @@ class AmiTlsTest(unittest.TestCase):
             self.addCleanup(peer.close)
             extra = "    tls: true\n    tls_ca_file: %s\n" % cert
             with Daemon(config(peer.port, extra), files=files()) as d:
-                wait_until(lambda: d.get_json("/readyz")[1]["connectors"][0]["state"] == "up", what="up over TLS")
+                wait_until(lambda: self.state(d)["state"] == "up", what="up over TLS")
                 self.assertGreaterEqual(peer.logins_ok, 1)
             # A certificate the connector does not trust: refused with a clear error, retried.
             extra = "    tls: true\n    tls_ca_file: %s\n" % other
@@ -311,10 +295,7 @@ class AmiTlsTest(unittest.TestCase):
                 self.assertIn("TLS handshake", state["last_error"])
 
 
-class AmiLifecycleTest(unittest.TestCase):
-    def state(self, d):
-        return d.get_json("/readyz")[1]["connectors"][0]
-
+class AmiLifecycleTest(AmiTestCase):
     def test_reload_restarts_only_a_changed_connector_and_stop_is_prompt(self):
         peer = AmiPeer()
         self.addCleanup(peer.close)

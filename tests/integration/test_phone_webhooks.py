@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Daemon, call
+from harness import Daemon, call, wait_until
 from wsclient import WebSocket
 
 TOKENS = {"alice": "alice-token-for-hook-tests-0123456789", "bob": "bob-token-for-hook-tests-0123456789"}
@@ -72,16 +72,6 @@ def cti_signature(body, secret=PBX_SECRET, t=None):
 def twilio_signature(url, params, token=TWILIO_TOKEN):
     data = url + "".join(k + v for k, v in sorted(params))
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-
-
-def wait_until(predicate, timeout=10, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class PhoneWebhooksTest(unittest.TestCase):
