@@ -255,15 +255,23 @@ void AgentHub::Impl::set_presence(const std::string& agent, Presence p) {
 
 void AgentHub::Impl::deliver(const std::vector<screenpop::Outgoing>& outgoing,
                              std::chrono::steady_clock::time_point origin, bool measure) {
+  // One event gives every agent the same message per (type, pop): serialise it once and share the
+  // buffer (the customer view inside is the bulk of a pop).
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::string>> serialised;
   for (const auto& out : outgoing) {
-    auto text = std::make_shared<const std::string>(dump(out.message));
-    const std::string type = out.message.value("type", std::string());
-    std::string channel = "unknown";
-    if (out.message.contains("pop") && out.message["pop"].contains("trigger")) {
-      channel = out.message["pop"]["trigger"].value("channel", std::string("unknown"));
-    }
     auto it = connections.find(out.agent_id);
     if (it == connections.end()) continue;  // offline: replayed in hello if still in progress
+    const std::string type = out.message.value("type", std::string());
+    std::string channel = "unknown";
+    std::string pop_id;
+    if (auto pop = out.message.find("pop"); pop != out.message.end() && pop->is_object()) {
+      pop_id = pop->value("id", std::string());
+      if (auto trigger = pop->find("trigger"); trigger != pop->end() && trigger->is_object()) {
+        channel = trigger->value("channel", std::string("unknown"));
+      }
+    }
+    auto& text = serialised[{type, pop_id}];
+    if (!text || pop_id.empty()) text = std::make_shared<const std::string>(dump(out.message));
     bool sent = false;
     for (auto* c : std::vector<AgentConnection*>(it->second.begin(), it->second.end())) {
       http::Frame frame{text};
