@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages Omnitrail needs, and only those that are missing (idempotent).
 #   scripts/setup.sh          build dependencies
 #   scripts/setup.sh --test   build dependencies + what the test suite starts (peers, clang for fuzzing)
+#   scripts/setup.sh --bench  --test + the benchmark load generator (wrk), used by bench/run.sh
 set -euo pipefail
 
 build_packages=(
@@ -12,10 +13,21 @@ build_packages=(
 test_packages=(
   clang libclang-rt-14-dev systemd openssl curl chromium nodejs
 )
+bench_packages=(
+  wrk
+)
 
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then
+mode="${1:-}"
+if [[ -n "$mode" && "$mode" != "--test" && "$mode" != "--bench" ]]; then
+  echo "usage: scripts/setup.sh [--test|--bench]" >&2
+  exit 2
+fi
+if [[ "$mode" == "--test" || "$mode" == "--bench" ]]; then
   wanted+=("${test_packages[@]}")
+fi
+if [[ "$mode" == "--bench" ]]; then
+  wanted+=("${bench_packages[@]}")
 fi
 
 missing=()
@@ -27,7 +39,7 @@ done
 
 # npm: Debian's nodejs needs the separate `npm` package; a NodeSource nodejs bundles npm (and
 # conflicts with Debian's npm), so ask for the package only when no npm command exists.
-if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null 2>&1; then
+if [[ "$mode" == "--test" || "$mode" == "--bench" ]] && ! command -v npm >/dev/null 2>&1; then
   if ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
     missing+=(npm)
   fi
