@@ -13,9 +13,19 @@ fresh channel names and a fresh caller number, ringing a random agent's extensio
 Baselines measured in the same run: a round trip through the same Python WebSocket client
 (tests/integration/wsclient.py) to a bare echo server (bench/echo_server.cpp, Boost.Beast; a
 built by bench/run.sh), and a raw SQLite lookup by phone key on the database
-file the run produced. Writes JSON to --json (and prints a summary). Standard library only."""
+file the run produced. Writes JSON to --json (and prints a summary). Standard library only.
+
+--store-file DB (with --customers N): the run starts on a copy of a preloaded store
+(bench/preload.py) and every call comes from a distinct preloaded customer's phone, so the pop
+finds a customer with history and the SQLite lookup baseline runs on the preloaded data.
+
+--burst-interactions K (isolation): the first half of the run is idle; from the middle on,
+bursts of K POST /api/v1/interactions are driven by wrk (bench/wrk/ingest.lua, as fast as it
+can) back to back. Pops whose t0 falls inside a burst are reported against those of the idle half."""
 import argparse
 import heapq
+import shutil
+import signal
 import json
 import os
 import random
@@ -135,7 +145,7 @@ def caller_number(n):
 
 def config(port, agents, extra_ws=""):
     lines = ["server:", '  listen: ["127.0.0.1:0"]', "  admin_token_files: [secrets/admin.token]",
-             "  limits: {shutdown_timeout: 3s}", "storage:", "  sqlite_path: state/omnitrail.db",
+             "  limits: {shutdown_timeout: 3s, max_connections: %d}" % (len(agents) + 1024), "storage:", "  sqlite_path: state/omnitrail.db",
              "identity:", "  default_region: US", "agents:"]
     for a in agents:
         lines.append('  - {id: %s, name: %s, extensions: ["%s"], queues: [support], token_file: secrets/%s.token}'
@@ -143,7 +153,7 @@ def config(port, agents, extra_ws=""):
     lines += ["connectors:", "  - name: pbx", "    type: asterisk_ami", "    host: 127.0.0.1", "    port: %d" % port,
               "    username: omni", "    secret_file: secrets/ami.secret", "    region: US",
               "    internal_contexts: [agents]", "    ping_interval: 5s", "    action_timeout: 5s",
-              "    reconnect_min: 100ms", "    reconnect_max: 500ms", "logging:", "  level: warning", ""]
+              "    reconnect_min: 100ms", "    reconnect_max: 500ms", "logging:", "  level: " + os.environ.get("BENCH_LOG_LEVEL", "warning"), ""]
     return "\n".join(lines)
 
 
@@ -161,6 +171,7 @@ class Receiver(threading.Thread):
             self.bufs[agent] = ws.buffer
             self.ws[agent] = ws
         self.ringing = {}  # caller key -> (t1, agent, frame bytes)
+        self.frags = {}    # agent -> payloads of a fragmented message so far
         self.other = {}    # message type -> count
         self.stop = False
         self.errors = []
@@ -199,10 +210,23 @@ class Receiver(threading.Thread):
             if len(buf) < off + n:
                 break
             payload, buf = buf[off:off + n], buf[off + n:]
-            opcode = b1 & 0x0F
+            opcode, fin = b1 & 0x0F, b1 & 0x80
             if opcode == 0x9:
                 self.ws[agent].send_frame(0xA, payload)
-            elif opcode == 0x1:
+                continue
+            # Fragmented messages (Beast auto-fragments writes larger than its write buffer, e.g.
+            # a pop for a customer with history): collect until FIN; t1 is the final fragment's.
+            if opcode == 0x1 and not fin:
+                self.frags[agent] = [payload]
+                continue
+            if opcode == 0x0:
+                if agent not in self.frags:
+                    continue
+                self.frags[agent].append(payload)
+                if not fin:
+                    continue
+                payload, opcode = b"".join(self.frags.pop(agent)), 0x1
+            if opcode == 0x1:
                 try:
                     msg = json.loads(payload)
                 except ValueError:
@@ -267,6 +291,61 @@ def sqlite_baseline(db_path, keys, rounds):
     return samples, found, rows, plan
 
 
+class Burster(threading.Thread):
+    """Back-to-back bursts of `per_burst` REST interactions driven by wrk, from `start_at` until
+    `stop_at` (monotonic) or `max_bursts`. A burst ends when SQLite holds all its rows."""
+
+    def __init__(self, url, db_path, per_burst, start_at, stop_at, customers, max_bursts=50, timeout=30.0):
+        super().__init__(daemon=True)
+        self.url, self.db_path, self.per_burst = url, db_path, per_burst
+        self.start_at, self.stop_at, self.customers = start_at, stop_at, customers
+        self.max_bursts, self.timeout = max_bursts, timeout
+        self.windows = []  # (t_start, t_end, rows stored, seconds)
+        self.errors = []
+
+    def _count(self, prefix):
+        conn = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT count(*) FROM interactions WHERE source = 'api' AND external_id >= ? "
+                                "AND external_id < ?", (prefix + "-", prefix + ".")).fetchone()[0]
+        finally:
+            conn.close()
+
+    def run(self):
+        delay = self.start_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        threads, conns = 2, 16
+        for b in range(self.max_bursts):
+            if time.monotonic() >= self.stop_at:
+                break
+            prefix = "burst%d-%d" % (os.getpid(), b)
+            env = dict(os.environ, BENCH_CUSTOMERS=str(max(1, self.customers)), BENCH_TOKEN=ADMIN_TOKEN,
+                       BENCH_PREFIX=prefix, BENCH_QUOTA=str(-(-self.per_burst // threads)))
+            cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % int(self.timeout + 5), "--timeout", "10s",
+                   "-s", os.path.join(HERE, "wrk", "ingest.lua"), self.url]
+            t_start = time.monotonic()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            n = 0
+            try:
+                while time.monotonic() - t_start < self.timeout:
+                    n = self._count(prefix)
+                    if n >= self.per_burst:
+                        break
+                    time.sleep(0.02)
+            finally:
+                t_end = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+            self.windows.append((t_start, t_end, n, t_end - t_start))
+            if n < self.per_burst:
+                self.errors.append("burst %d: only %d of %d rows within %gs" % (b, n, self.per_burst, self.timeout))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agents", type=int, default=50)
@@ -279,6 +358,10 @@ def main():
     ap.add_argument("--omnitraild", default=os.environ.get("OMNITRAILD", ""))
     ap.add_argument("--echo-server", default=os.path.join(ROOT, "build-bench", "echo_server"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--store-file", default="", help="preloaded store to copy in (bench/preload.py)")
+    ap.add_argument("--customers", type=int, default=0, help="customers in --store-file (callers are drawn from them)")
+    ap.add_argument("--burst-interactions", type=int, default=0,
+                    help="isolation: bursts of this many REST interactions in the second half of the run")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     if not args.omnitraild:
@@ -286,6 +369,14 @@ def main():
     args.omnitraild = os.path.abspath(args.omnitraild)
     harness.OMNITRAILD = args.omnitraild
     random.seed(args.seed)
+    try:  # 1,000 agents: their sockets here and in the daemon
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 2 * args.agents + 1024
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(want, soft), max(hard, want)), max(hard, want)))
+    except (ValueError, OSError):
+        pass
 
     agents = [{"id": "a%04d" % k, "ext": "%d" % (10000 + k), "token": "bench-token-%04d-0123456789abcdef" % k}
               for k in range(args.agents)]
@@ -298,8 +389,22 @@ def main():
     result = {"benchmark": "pop_latency",
               "params": {"agents": args.agents, "rate_cps": args.rate, "duration_s": args.duration,
                          "ring_hold_s": args.ring_hold, "seed": args.seed, "omnitraild": args.omnitraild,
-                         "capture": "direct_call.ami"}}
+                         "capture": "direct_call.ami", "store_file": args.store_file or None,
+                         "customers": args.customers if args.store_file else 0,
+                         "burst_interactions": args.burst_interactions}}
+    total = int(args.rate * args.duration)
+    preloaded_callers = None
+    if args.store_file:
+        if args.customers < total:
+            sys.exit("--customers (%d) must be >= calls (%d): each call is a distinct preloaded customer"
+                     % (args.customers, total))
+        import benchlib
+        preloaded_callers = [benchlib.bench_phone(i) for i in random.sample(range(args.customers), total)]
     d = harness.Daemon(config(peer.port, agents), files=files)
+    if args.store_file:
+        dst = os.path.join(d.path, "state", "omnitrail.db")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(args.store_file, dst)
     try:
         t_start = time.monotonic()
         d.start(timeout=60)
@@ -321,12 +426,17 @@ def main():
         # Generate calls: DialBegin (t0) at n/rate; the rest of each call ring_hold later.
         conn = peer.session
         sent = {}  # caller key -> (t0, agent)
-        total = int(args.rate * args.duration)
         heap = [(n / args.rate, 0, n) for n in range(total)]
         heapq.heapify(heap)
         posts = {}
         late = []
         base = time.monotonic() + 0.1
+        burster = None
+        if args.burst_interactions > 0:
+            burster = Burster("http://%s:%d" % (d.host, d.port), os.path.join(d.path, "state", "omnitrail.db"),
+                              args.burst_interactions, base + args.duration / 2, base + args.duration,
+                              args.customers if args.store_file else 0)
+            burster.start()
         while heap:
             at, phase, n = heapq.heappop(heap)
             delay = base + at - time.monotonic()
@@ -336,7 +446,7 @@ def main():
                 late.append(-delay)
             if phase == 0:
                 a = random.choice(agents)
-                caller = caller_number(n)
+                caller = preloaded_callers[n] if preloaded_callers else caller_number(n)
                 pre, ring, post = tmpl.call(n, a["ext"].encode(), caller.encode())
                 t0 = conn.timed_sendall(pre, ring, b"")
                 sent[caller] = (t0, a["id"])
@@ -345,17 +455,29 @@ def main():
             else:
                 conn.sendall(posts.pop(n))
         gen_end = time.monotonic()
+        if burster:
+            burster.join(burster.timeout + 20)
         wait_until(lambda: len(rx.ringing) >= len(sent) or time.monotonic() - gen_end > args.drain,
                    args.drain + 5, "pops")
         rx.stop = True
         rx.join(2)
 
         lat, wrong_agent, sizes = [], 0, []
+        idle_lat, burst_lat, idle_lost, burst_lost = [], [], 0, 0
+        half = base + args.duration / 2
+        windows = burster.windows if burster else []
         for caller, (t0, agent) in sent.items():
             got = rx.ringing.get(caller)
+            in_burst = any(w[0] <= t0 <= w[1] for w in windows)
             if got is None:
+                idle_lost += t0 < half
+                burst_lost += in_burst
                 continue
             lat.append(got[0] - t0)
+            if t0 < half:
+                idle_lat.append(got[0] - t0)
+            elif in_burst:
+                burst_lat.append(got[0] - t0)
             sizes.append(got[2])
             wrong_agent += got[1] != agent
         pop = summary_ms(lat)
@@ -364,6 +486,20 @@ def main():
                     "generator_late_count": len(late), "frame_bytes_median": pct(sizes, 50),
                     "messages_by_type": rx.other, "ws_errors": rx.errors[:5]})
         result["pop"] = pop
+        if pop["lost"]:
+            result["daemon_log_tail"] = d.log()[-3000:]
+        if burster:
+            iso = {"idle": summary_ms(idle_lat), "burst": summary_ms(burst_lat)}
+            iso["idle"]["lost"] = idle_lost
+            iso["burst"]["lost"] = burst_lost
+            iso["bursts"] = len(windows)
+            iso["burst_interactions"] = args.burst_interactions
+            iso["burst_seconds"] = [round(w[3], 3) for w in windows]
+            iso["burst_interactions_per_s"] = [round(w[2] / w[3], 1) if w[3] > 0 else None for w in windows]
+            iso["burst_errors"] = burster.errors[:5]
+            ip, bp = iso["idle"]["p99_ms"], iso["burst"]["p99_ms"]
+            iso["ratio_burst_p99_over_idle_p99"] = round(bp / ip, 2) if ip and bp is not None else None
+            result["isolation"] = iso
         for ws in sockets.values():
             ws.close()
         db_path = os.path.join(d.path, "state", "omnitrail.db")
