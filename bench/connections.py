@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Memory per idle connection (issue #10): omnitraild's VmRSS (/proc/PID/status) before and after
-opening N authenticated agent WebSockets (/api/v1/agents/ws, one configured agent per
-connection, each connection's hello read) and letting them idle for --idle s (pings answered),
+opening N authenticated agent WebSockets (/api/v1/agents/ws; --agents configured agents, the
+connections spread round-robin over them like consoles in several tabs; each hello read) and letting them idle for --idle s (pings answered),
 at each level of --levels (cumulative: 1k, then 4k more, ...). Baseline, same run: the bare
 Boost.Beast WebSocket echo server (bench/echo_server.cpp) with the same N connections.
-Per connection = (RSS at N - RSS before any connection) / N. RLIMIT_NOFILE is raised for this
+Per connection = (RSS at N - RSS before any connection) / N; also the increment between levels
+(the first connections can reuse heap the daemon freed after start-up, which flatters level 1). RLIMIT_NOFILE is raised for this
 process and the servers it starts; server.limits.max_connections is set above the top level.
 Idle chat visitors are not measured: there is no webchat connector yet. Standard library only."""
 import argparse
@@ -111,6 +112,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--omnitraild", default=os.environ.get("OMNITRAILD", ""))
     ap.add_argument("--levels", default="1000,5000,10000")
+    ap.add_argument("--agents", type=int, default=1000, help="configured agents (0: one per connection)")
     ap.add_argument("--idle", type=float, default=5.0, help="seconds idle before each RSS reading")
     ap.add_argument("--store-file", default="", help="optional preloaded store")
     ap.add_argument("--echo-server", default=os.path.join(benchlib.BUILD, "echo_server"))
@@ -120,9 +122,9 @@ def main():
     levels = sorted(int(x) for x in args.levels.split(","))
     top = levels[-1]
     nofile = benchlib.raise_nofile(2 * top + 2048)
-    agents = benchlib.make_agents(top)
+    agents = benchlib.make_agents(args.agents if args.agents > 0 else top)
     result = {"benchmark": "connections",
-              "params": {"levels": levels, "idle_s": args.idle, "agents_configured": top,
+              "params": {"levels": levels, "idle_s": args.idle, "agents_configured": len(agents),
                          "max_connections": top + 1024, "rlimit_nofile": nofile, "omnitraild": omni,
                          "store_file": args.store_file or None},
               "chat_visitor": "not measured: no webchat connector"}
@@ -134,7 +136,7 @@ def main():
         d.start(timeout=120)
 
         def open_agent(i):
-            a = agents[i]
+            a = agents[i % len(agents)]
             ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + a["token"]})
             if ws.status != 101:
                 return None
@@ -156,10 +158,18 @@ def main():
         benchlib.kill(proc)
     o = {r["connections"]: r for r in result["omnitraild"]["levels"]}
     e = {r["connections"]: r for r in result["echo"]["levels"]}
-    result["per_level"] = [{"connections": n, "omnitraild_kib_per_conn": o[n]["kib_per_connection"],
-                            "echo_kib_per_conn": e[n]["kib_per_connection"],
-                            "ratio": round(o[n]["kib_per_connection"] / e[n]["kib_per_connection"], 2)
-                            if e[n]["kib_per_connection"] > 0 else None} for n in levels]
+    result["per_level"] = []
+    prev = (0, result["omnitraild"]["rss_before_kib"], result["echo"]["rss_before_kib"])
+    for n in levels:
+        inc_o = (o[n]["rss_kib"] - prev[1]) / (n - prev[0])
+        inc_e = (e[n]["rss_kib"] - prev[2]) / (n - prev[0])
+        result["per_level"].append({
+            "connections": n, "omnitraild_kib_per_conn": o[n]["kib_per_connection"],
+            "echo_kib_per_conn": e[n]["kib_per_connection"],
+            "ratio": round(o[n]["kib_per_connection"] / e[n]["kib_per_connection"], 2)
+            if e[n]["kib_per_connection"] > 0 else None,
+            "omnitraild_incremental_kib_per_conn": round(inc_o, 2), "echo_incremental_kib_per_conn": round(inc_e, 2)})
+        prev = (n, o[n]["rss_kib"], e[n]["rss_kib"])
     out = json.dumps(result, indent=2)
     if args.json:
         with open(args.json, "w") as f:

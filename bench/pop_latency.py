@@ -240,34 +240,37 @@ class Receiver(threading.Thread):
         self.bufs[agent] = buf
 
 
-def start_echo_server(path):
+def start_echo_server(path, args=()):
     if path and os.path.exists(path):
-        proc = subprocess.Popen([path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([path] + list(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         line = proc.stdout.readline().decode()
         return proc, int(line.split()[1]), "boost.beast (bench/echo_server.cpp)"
     raise RuntimeError("echo server %r not built (bench/run.sh builds it from bench/echo_server.cpp)" % path)
 
 
 def echo_baseline(echo_bin, payload_size, rounds):
-    proc, port, kind = start_echo_server(echo_bin)
+    """Round trip: a 16-byte request (client frames are masked byte by byte in Python, so a big
+    request would time the client) answered by one payload_size-byte frame from the Beast server
+    (echo_server --reply-bytes): the pop's direction and size, through the same client code."""
+    proc, port, kind = start_echo_server(echo_bin, ["--reply-bytes", str(payload_size)])
     try:
         ws = WebSocket("127.0.0.1", port, "/")
         if ws.status != 101:
             raise RuntimeError("echo handshake failed: %s" % ws.handshake)
         ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        body = json.dumps({"type": "echo", "pad": "x" * max(0, payload_size - 24)}).encode()
+        body = b'{"type":"ping"}'
         samples = []
         for i in range(rounds + 50):
             t0 = time.monotonic()
             ws.send_frame(0x1, body)
             op, data = ws.recv_frame()
             t1 = time.monotonic()
-            if op != 0x1 or len(data) != len(body):
-                raise RuntimeError("bad echo")
+            if op != 0x1 or len(data) != payload_size:
+                raise RuntimeError("bad echo reply (%d bytes, want %d)" % (len(data), payload_size))
             if i >= 50:  # warm-up
                 samples.append(t1 - t0)
         ws.close()
-        return kind, len(body), samples
+        return kind, payload_size, samples
     finally:
         proc.kill()
         proc.wait(5)
@@ -386,7 +389,7 @@ def main():
 
     tmpl = CallTemplate()
     peer = BenchAmiPeer()
-    result = {"benchmark": "pop_latency",
+    result = {"benchmark": "isolation" if args.burst_interactions > 0 else "pop_latency",
               "params": {"agents": args.agents, "rate_cps": args.rate, "duration_s": args.duration,
                          "ring_hold_s": args.ring_hold, "seed": args.seed, "omnitraild": args.omnitraild,
                          "capture": "direct_call.ami", "store_file": args.store_file or None,
