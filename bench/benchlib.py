@@ -106,14 +106,24 @@ def agent_files(agents):
     return files
 
 
+def copy_store(src, dst):
+    """Copies the preloaded store and fsyncs the copy: otherwise gigabytes of dirty page cache are
+    written back while the benchmark runs, and the kernel throttles the daemon's own writes."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def daemon_with_store(omnitraild, config_text, files, store_file=None):
     """A harness.Daemon (not started); with store_file, the preloaded DB is copied in as its store."""
     harness.OMNITRAILD = omnitraild
     d = harness.Daemon(config_text, files=files)
     if store_file:
-        dst = os.path.join(d.path, "state", "omnitrail.db")
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(store_file, dst)
+        copy_store(store_file, os.path.join(d.path, "state", "omnitrail.db"))
     return d
 
 

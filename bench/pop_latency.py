@@ -24,7 +24,6 @@ bursts of K POST /api/v1/interactions are driven by wrk (bench/wrk/ingest.lua, a
 can) back to back. Pops whose t0 falls inside a burst are reported against those of the idle half."""
 import argparse
 import heapq
-import shutil
 import signal
 import json
 import os
@@ -41,6 +40,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, HERE)  # benchlib
 
 import amipeer  # noqa: E402
 from amipeer import AmiPeer, capture_events  # noqa: E402
@@ -405,9 +405,7 @@ def main():
         preloaded_callers = [benchlib.bench_phone(i) for i in random.sample(range(args.customers), total)]
     d = harness.Daemon(config(peer.port, agents), files=files)
     if args.store_file:
-        dst = os.path.join(d.path, "state", "omnitrail.db")
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(args.store_file, dst)
+        benchlib.copy_store(args.store_file, os.path.join(d.path, "state", "omnitrail.db"))
     try:
         t_start = time.monotonic()
         d.start(timeout=60)
