@@ -139,6 +139,23 @@ std::vector<std::string> parse_ids(GMimeParserOptions* options, const char* valu
   return ids;
 }
 
+// The id as it reads back once written as "<id>" (what our replies' In-Reply-To and References
+// do): GMime's parser treats unterminated and odd ids differently in different positions, so an
+// id is only used in its fixed point form, or dropped when it has none.
+std::string canonical_id(GMimeParserOptions* options, const std::string& id) {
+  std::string current = id;
+  for (int round = 0; round < 2; ++round) {
+    std::string wrapped = "<" + current + ">";
+    std::unique_ptr<GMimeReferences, ReferencesFree> refs(g_mime_references_parse(options, wrapped.c_str()));
+    if (!refs || g_mime_references_length(refs.get()) != 1) return {};
+    std::string again = normalize_message_id(g_mime_references_get_message_id(refs.get(), 0));
+    if (again == current) return current;
+    current = std::move(again);
+    if (current.empty()) return {};
+  }
+  return {};
+}
+
 std::string sha256_hex(std::string_view bytes) {
   GChecksum* checksum = g_checksum_new(G_CHECKSUM_SHA256);
   // g_checksum_update takes gssize; feed in chunks so any size fits.
@@ -195,9 +212,18 @@ std::string mime_type(GMimeObject* object) {
   if (type == nullptr) return "application/octet-stream";
   const char* media = g_mime_content_type_get_media_type(type);
   const char* sub = g_mime_content_type_get_media_subtype(type);
-  std::string out = lower(clean_address(media)) + "/" + lower(clean_address(sub));
-  if (out.size() > 128) out.resize(128);
-  return out;
+  // RFC 2045 tokens only, bounded: whatever a sender put there, the metadata gets plain ASCII.
+  auto token = [](const char* value) {
+    std::string out;
+    for (const char* p = value; p != nullptr && *p != '\0' && out.size() < 64; ++p) {
+      char c = *p >= 'A' && *p <= 'Z' ? static_cast<char>(*p - 'A' + 'a') : *p;
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || std::string_view("!#$&^_.+-").find(c) != std::string_view::npos) {
+        out += c;
+      }
+    }
+    return out.empty() ? std::string("x-unknown") : out;
+  };
+  return token(media) + "/" + token(sub);
 }
 
 class BodyWalker {
@@ -415,11 +441,11 @@ Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limit
   email.raw_bytes = raw.size();
 
   // Ids and threading.
-  email.message_id = normalize_message_id(clean_address(g_mime_message_get_message_id(message.get())));
-  if (email.message_id.empty()) {
-    email.message_id = sha256_hex(raw).substr(0, 32) + "@" + std::string(synthetic_id_domain);
-    email.message_id_synthetic = true;
-  }
+  // The one id parser for Message-ID, In-Reply-To and References: GMime's message-id getter and
+  // its references parser disagree on odd ids (a trailing dot), and the key of a message must
+  // equal the In-Reply-To of its replies.
+  auto own_id = parse_ids(options.get(), header(top, "Message-ID"));
+  if (!own_id.empty()) email.message_id = own_id.front();
   auto in_reply_to = parse_ids(options.get(), header(top, "In-Reply-To"));
   if (!in_reply_to.empty()) email.in_reply_to = in_reply_to.front();
   auto references = parse_ids(options.get(), header(top, "References"));
@@ -433,7 +459,16 @@ Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limit
   } else if (limits.max_references == 0) {
     references.clear();
   }
+  auto canonical = [&](std::string& id) { id = canonical_id(options.get(), id); };
+  canonical(email.message_id);
+  canonical(email.in_reply_to);
+  for (auto& id : references) canonical(id);
+  std::erase_if(references, [](const std::string& id) { return id.empty(); });
   email.references = std::move(references);
+  if (email.message_id.empty()) {
+    email.message_id = sha256_hex(raw).substr(0, 32) + "@" + std::string(synthetic_id_domain);
+    email.message_id_synthetic = true;
+  }
   email.thread_key = thread_key(email.references, email.in_reply_to, email.message_id);
 
   // Addresses.

@@ -538,7 +538,9 @@ std::string normalize_message_id(std::string_view id) {
   if (t.empty() || t.size() > 500 || !timeline::is_valid_utf8(t)) return {};
   for (char c : t) {
     auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7F || c == '<' || c == '>') return {};
+    // Blanks, controls and the specials that end or quote an id in a header (RFC 5322 3.2.3)
+    // cannot be written back into In-Reply-To / References intact.
+    if (u <= 0x20 || u == 0x7F || std::string_view("<>\"(),;\\").find(c) != std::string_view::npos) return {};
   }
   return std::string(t);
 }

@@ -57,7 +57,8 @@ std::optional<std::size_t> quoted_offset(std::string_view text);
 /// In-Reply-To must repeat the parent's id byte for byte -- Outlook ids carry upper-case domains
 /// ("<AM0PR07MB...@AM0PR07MB1234.eurprd07.prod.outlook.com>") and lower-casing them would break
 /// the customer's threading. Returns "" when the result is empty, longer than 500 bytes, not valid UTF-8, or contains
-/// blanks, control characters, '<' or '>' (such an id is treated as absent).
+/// blanks, control characters or one of < > " ( ) , ; \ (such an id is treated as absent: it
+/// could not be written back into a reply's In-Reply-To intact).
 std::string normalize_message_id(std::string_view id);
 
 /// True when `text` is valid UTF-8 (timeline::is_valid_utf8, here to keep the header light).

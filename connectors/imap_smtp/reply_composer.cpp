@@ -105,18 +105,40 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
-// RFC 2047 B-encoded words of UTF-8 `text`, each at most 75 bytes (45 input bytes), never
-// splitting a character (6.3: each word must decode to whole characters).
+// RFC 2047 Q-encoded words of UTF-8 `text`, each at most 75 bytes, never splitting a
+// character (6.3). Q rather than B: decoders such as GMime join adjacent words of one charset
+// before decoding, and the '=' padding of a B word in the middle then cuts the rest off. Only
+// the characters 5.(3) allows in a phrase are literal, so the words are valid in display names.
 std::vector<std::string> encoded_words(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  static constexpr std::size_t max_payload = 75 - 12;  // "=?UTF-8?Q?" + "?="
   std::vector<std::string> words;
+  std::string payload;
   std::size_t i = 0;
   while (i < text.size()) {
-    std::size_t end = std::min(text.size(), i + 45);
-    while (end < text.size() && end > i && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-    if (end == i) end = std::min(text.size(), i + 45);  // cannot happen with valid UTF-8
-    words.push_back("=?UTF-8?B?" + base64(text.substr(i, end - i)) + "?=");
-    i = end;
+    std::size_t length = 1;
+    while (i + length < text.size() && (static_cast<unsigned char>(text[i + length]) & 0xC0) == 0x80) ++length;
+    std::string encoded;
+    for (std::size_t k = i; k < i + length; ++k) {
+      auto c = static_cast<unsigned char>(text[k]);
+      bool literal = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
+                     c == '*' || c == '+' || c == '-' || c == '/';
+      if (literal) {
+        encoded += static_cast<char>(c);
+      } else if (c == ' ') {
+        encoded += '_';
+      } else {
+        encoded += {'=', hex[c >> 4], hex[c & 15]};
+      }
+    }
+    if (!payload.empty() && payload.size() + encoded.size() > max_payload) {
+      words.push_back("=?UTF-8?Q?" + payload + "?=");
+      payload.clear();
+    }
+    payload += encoded;
+    i += length;
   }
+  if (!payload.empty()) words.push_back("=?UTF-8?Q?" + payload + "?=");
   return words;
 }
 

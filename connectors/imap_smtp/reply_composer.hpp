@@ -44,7 +44,7 @@ struct ComposedEmail {
 /// In-Reply-To and References (RFC 5322 3.6.4: parent's References + parent's Message-ID,
 /// bounded), MIME-Version, Content-Type text/plain; charset=utf-8, Content-Transfer-Encoding
 /// quoted-printable (base64 when most of the text is non-ASCII). Non-ASCII subjects and display
-/// names are RFC 2047 B-encoded UTF-8 words; long headers are folded. Errors (a message naming
+/// names are RFC 2047 Q-encoded UTF-8 words; long headers are folded. Errors (a message naming
 /// the field, never its value):
 /// - CR, LF or NUL in any header value, address, id or domain (header injection);
 /// - an address that is not a plain ASCII addr-spec (local@domain, no blanks, no specials), or

@@ -130,6 +130,12 @@ TEST_CASE("no Message-ID: a stable synthetic id from the raw bytes", "[parse][id
   CHECK(first.thread_key == first.message_id);
   ParsedEmail other = parse(crlf("From: a@example.com\nSubject: hi\n\nbody!\n"));
   CHECK(other.message_id != first.message_id);
+  // Found by the fuzzer: an odd id is read the same way in Message-ID and In-Reply-To.
+  ParsedEmail odd = parse(crlf("From: a@example.com\nMessage-ID: <abc@host.example.>\n\nb\n"));
+  ParsedEmail odd_reply = parse(crlf("From: a@example.com\nMessage-ID: <r@x>\nIn-Reply-To: <abc@host.example.>\n\nb\n"));
+  CHECK(odd.message_id == odd_reply.in_reply_to);
+  ParsedEmail unterminated = parse(crlf("From: a@example.com\nMessage-ID: <abc@host.example.\n\nb\n"));
+  CHECK(unterminated.message_id == odd_reply.in_reply_to);
   // An unusable id (blanks, empty brackets) is treated as absent.
   CHECK(parse(crlf("From: a@example.com\nMessage-ID: <>\n\nb\n")).message_id_synthetic);
   CHECK(parse(crlf("From: a@example.com\nMessage-ID:\n\nb\n")).message_id_synthetic);
@@ -308,6 +314,19 @@ TEST_CASE("broken MIME: missing boundaries, no closing delimiter, bogus structur
       "From: a@example.com\nMessage-ID: <pf@x>\nContent-Type: multipart/mixed; boundary=a\n\n"
       "--a\nContent-Type: multipart/mixed; boundary=ab\n\n--ab\nContent-Type: text/plain\n\ninner\n--ab--\n--a--\n"));
   CHECK(prefix.text == "inner");
+}
+
+TEST_CASE("content types are reduced to ASCII tokens", "[parse][mime]") {
+  // Found by the fuzzer: a long type with 8-bit bytes was cut inside a UTF-8 sequence.
+  ParsedEmail e = parse(crlf("From: a@example.com\nMessage-ID: <ct@x>\nContent-Type: multipart/mixed; boundary=o\n\n"
+                             "--o\nContent-Type: text/plain\n\nsee\n"
+                             "--o\nContent-Type: Application/X-\xFF\xFE" + std::string(300, 'z') + "\n\nbody\n"
+                             "--o\nContent-Type: \xC3\xA9/\n\nbody\n--o--\n"));
+  REQUIRE(e.attachments.size() == 2);
+  CHECK(e.attachments[0].content_type == "application/x-" + std::string(62, 'z'));
+  INFO(e.attachments[1].content_type);
+  CHECK(std::all_of(e.attachments[1].content_type.begin(), e.attachments[1].content_type.end(),
+                    [](char c) { return c > 0x20 && c < 0x7F; }));
 }
 
 TEST_CASE("deep nesting and part counts are bounded", "[parse][mime][limits]") {

@@ -155,6 +155,10 @@ TEST_CASE("normalize_message_id strips brackets and blanks, keeps case, refuses 
   CHECK(normalize_message_id("a b@x").empty());
   CHECK(normalize_message_id("a\x01@x").empty());
   CHECK(normalize_message_id("<<a@x>>").empty());
+  CHECK(normalize_message_id("a@x\"y\"").empty());  // found by the fuzzer: quotes do not survive a reply
+  CHECK(normalize_message_id("a,b@x").empty());
+  CHECK(normalize_message_id("a@[IPv6:2001:db8::1]") == "a@[IPv6:2001:db8::1]");
+  CHECK(normalize_message_id("\xC3\xA9t\xC3\xA9@x") == "\xC3\xA9t\xC3\xA9@x");  // RFC 6532 UTF-8 ids
   CHECK(normalize_message_id("a\xFF@x").empty());
   CHECK(normalize_message_id(std::string(501, 'a')).empty());
   CHECK(normalize_message_id(std::string(500, 'a')).size() == 500);
