@@ -10,6 +10,9 @@
 #include <array>
 #include <cstdint>
 #include <exception>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -463,6 +466,15 @@ struct Normalizer::Impl {
   std::unordered_set<std::string> internal_extensions;  // bare digits
   std::vector<std::string> ignored;
 
+  // phone() is a pure function of (raw, region) for one Normalizer, and libphonenumber's parse
+  // and validity checks are its most expensive step on the ingest path (a call's ringing,
+  // answered and ended events, and the from/to/caller fields of each, carry the same number).
+  // Bounded memo: at most phone_cache_limit entries, emptied when full; short inputs only.
+  static constexpr std::size_t phone_cache_limit = 4096;
+  static constexpr std::size_t phone_cache_max_key = 96;
+  mutable std::mutex phone_cache_mutex;
+  mutable std::unordered_map<std::string, NormalizeResult> phone_cache;
+
   // A phone string with invisible characters removed, trimmed; nullopt for bad bytes.
   struct PhoneText {
     std::string text;    // cleaned input handed to libphonenumber
@@ -748,7 +760,21 @@ Normalizer& Normalizer::operator=(Normalizer&&) noexcept = default;
 
 NormalizeResult Normalizer::phone(std::string_view raw, std::string_view region_override) const {
   try {
-    return impl_->phone(raw, region_override);
+    Impl& impl = *impl_;
+    if (raw.size() + region_override.size() + 1 > Impl::phone_cache_max_key) return impl.phone(raw, region_override);
+    std::string key;
+    key.reserve(raw.size() + region_override.size() + 1);
+    key.append(region_override).push_back('\x1f');
+    key.append(raw);
+    {
+      std::lock_guard lock(impl.phone_cache_mutex);
+      if (auto it = impl.phone_cache.find(key); it != impl.phone_cache.end()) return it->second;
+    }
+    NormalizeResult result = impl.phone(raw, region_override);
+    std::lock_guard lock(impl.phone_cache_mutex);
+    if (impl.phone_cache.size() >= Impl::phone_cache_limit) impl.phone_cache.clear();
+    impl.phone_cache.emplace(std::move(key), result);
+    return result;
   } catch (const std::exception& e) {  // allocation failure; libphonenumber itself does not throw
     return NormalizeResult::rejected(RejectReason::invalid, e.what());
   }

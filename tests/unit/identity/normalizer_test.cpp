@@ -447,3 +447,32 @@ TEST_CASE("a number whose E.164 form is one repeated digit is blocked however it
   if (!r.ok()) CHECK(r.reason() == omnitrail::identity::RejectReason::blocked);
   CHECK(n.phone("+44 20 7946 0123").ok());
 }
+
+TEST_CASE("phone: the memo never changes an answer", "[identity][normalizer][phone]") {
+  Normalizer n = make_gb();
+  // The same text under different regions must not share a memo entry.
+  const auto gb_first = n.phone("020 7946 0123");
+  const auto us_first = n.phone("020 7946 0123", "US");
+  CHECK(key(gb_first) == "+442079460123");
+  CHECK_FALSE(us_first.ok());
+  CHECK(key(n.phone("020 7946 0123")) == key(gb_first));
+  CHECK(n.phone("020 7946 0123", "US").ok() == us_first.ok());
+  CHECK(n.phone("020 7946 0123", "US").text() == us_first.text());
+  // Rejections are remembered with their reason.
+  CHECK(n.phone("+44 20 7946 0999").reason() == RejectReason::blocked);
+  CHECK(n.phone("+44 20 7946 0999").reason() == RejectReason::blocked);
+  // Past the memo's bound (it empties itself) answers stay the same.
+  std::vector<std::string> before;
+  for (int i = 0; i < 5000; ++i) before.push_back(key(n.phone("+1 415 555 " + std::to_string(1000 + i % 9000))));
+  for (int i = 0; i < 5000; i += 97) CHECK(key(n.phone("+1 415 555 " + std::to_string(1000 + i % 9000))) == before[i]);
+  // Concurrent callers (writer and reader threads share one Normalizer) agree.
+  std::vector<std::thread> threads;
+  std::vector<std::string> seen(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) seen[t] = key(n.phone("+44 20 7946 " + std::to_string(1000 + i)));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& s : seen) CHECK(s == "+442079462999");
+}
