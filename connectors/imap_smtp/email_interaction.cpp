@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/imap_smtp/mail_text.hpp"
+
 namespace omnitrail::connectors::imap_smtp {
 namespace {
 
@@ -100,6 +102,48 @@ timeline::Interaction to_interaction(const ParsedEmail& email, const std::string
   };
   if (!options.queue.empty()) metadata["queue"] = options.queue;
   // Every string in ParsedEmail is valid UTF-8; `replace` only guards the folder and queue names.
+  in.metadata_json = metadata.dump(-1, ' ', false, json::error_handler_t::replace);
+  return in;
+}
+
+timeline::Interaction to_sent_interaction(const ReplyRequest& request, const ComposedEmail& composed,
+                                          const std::string& source, const std::string& agent,
+                                          const std::string& customer_id) {
+  std::vector<std::string> references;
+  for (const auto& id : request.parent_references) {
+    std::string key = normalize_message_id(id);
+    if (!key.empty()) references.push_back(std::move(key));
+  }
+  std::string parent = normalize_message_id(request.parent_message_id);
+
+  timeline::Interaction in;
+  in.channel = "email";
+  in.direction = "outbound";
+  in.kind = "email.sent";
+  in.occurred_at_ms = request.date_ms;
+  in.source = source;
+  in.external_id = composed.message_id;
+  in.conversation_key = thread_key(references, parent, composed.message_id);
+  in.from = request.from.display();
+  in.to = joined(request.to);
+  in.agent = agent;
+  in.customer_id = customer_id;
+  in.subject = composed.subject;
+  in.text = repair_utf8(request.text);
+  if (!request.to.empty()) {
+    timeline::IdentifierClaim claim;
+    claim.kind = identity::IdentifierKind::email;
+    claim.raw = request.to.front().address;
+    claim.trust = identity::Trust::claimed;
+    in.customer_identifiers.push_back(std::move(claim));
+    in.customer_display_name = request.to.front().display_name;
+  }
+  if (!parent.empty() && (references.empty() || references.back() != parent)) references.push_back(parent);
+  json metadata{{"message_id", composed.message_id},
+                {"in_reply_to", parent},
+                {"references", references},
+                {"to", mailboxes(request.to)},
+                {"cc", mailboxes(request.cc)}};
   in.metadata_json = metadata.dump(-1, ' ', false, json::error_handler_t::replace);
   return in;
 }

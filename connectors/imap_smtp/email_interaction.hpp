@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "connectors/imap_smtp/email_message.hpp"
+#include "connectors/imap_smtp/reply_composer.hpp"
 #include "daemon/timeline/interaction.hpp"
 
 namespace omnitrail::connectors::imap_smtp {
@@ -46,5 +47,17 @@ struct InteractionOptions {
 /// date_ms > 0 (parse_message falls back to the received time, so pass one).
 timeline::Interaction to_interaction(const ParsedEmail& email, const std::string& source,
                                      const MailboxPosition& position, const InteractionOptions& options = {});
+
+/// The timeline record of a reply the connector sent (after SMTP accepted it): channel "email",
+/// direction "outbound", kind "email.sent", external_id = the new Message-ID (so that the copy
+/// IMAP may fetch later, e.g. from a Sent folder or a Bcc, dedupes against it), conversation_key
+/// = the thread root (first of the parent's References, else the parent, else the new id: the
+/// same key the customer's next reply will carry), occurred_at = request.date_ms, agent =
+/// `agent`, customer_id = `customer_id` (the card the agent replied from; may be empty), a
+/// claimed email identifier for the first To address, text as sent (LF line endings).
+/// metadata: message_id, in_reply_to, references[], to[], cc[].
+timeline::Interaction to_sent_interaction(const ReplyRequest& request, const ComposedEmail& composed,
+                                          const std::string& source, const std::string& agent,
+                                          const std::string& customer_id);
 
 }  // namespace omnitrail::connectors::imap_smtp

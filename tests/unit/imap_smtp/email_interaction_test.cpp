@@ -131,3 +131,41 @@ TEST_CASE("a message without Message-ID still validates and dedupes on re-ingest
   CHECK(a.external_id == b.external_id);
   CHECK(json::parse(a.metadata_json)["message_id_synthetic"] == true);
 }
+
+TEST_CASE("a sent reply is email.sent on the thread the customer's next reply will carry", "[interaction][sent]") {
+  ParsedEmail parent = parse(reply);
+  ReplyRequest request;
+  request.from = {"Support", "support@omnitrail.test"};
+  request.to = {parent.reply_to.empty() ? parent.from : parent.reply_to.front()};
+  request.parent_subject = parent.subject;
+  request.text = "We refunded you.\r\nRegards";
+  request.parent_message_id = parent.message_id;
+  request.parent_references = parent.references;
+  request.message_id_domain = "mail.omnitrail.test";
+  request.message_id_token = "outbox-9";
+  request.date_ms = received;
+  auto composed = compose_reply(request);
+  REQUIRE(composed.ok());
+  timeline::Interaction sent = to_sent_interaction(request, *composed, "support-mail", "alice", "cust-1");
+  CHECK(timeline::validate(sent).empty());
+  CHECK(sent.direction == "outbound");
+  CHECK(sent.kind == "email.sent");
+  CHECK(sent.external_id == "omnitrail.outbox-9@mail.omnitrail.test");
+  CHECK(sent.conversation_key == parent.thread_key);
+  CHECK(sent.agent == "alice");
+  CHECK(sent.customer_id == "cust-1");
+  CHECK(sent.subject == "Re: Refund");
+  CHECK(sent.text == "We refunded you.\nRegards");
+  REQUIRE(sent.customer_identifiers.size() == 1);
+  CHECK(sent.customer_identifiers[0].raw == "Renee@Example.COM");
+  json m = json::parse(sent.metadata_json);
+  CHECK(m["in_reply_to"] == "r2@example.com");
+  CHECK(m["references"] == json::array({"r1@example.com", "omnitrail.1@mail.omnitrail.test", "r2@example.com"}));
+
+  // Our reply fetched back over IMAP (a Sent folder, a Bcc) maps to the same external_id and thread.
+  auto fetched = parse_message(composed->message, {}, received);
+  REQUIRE(fetched.ok());
+  timeline::Interaction copy = to_interaction(*fetched, "support-mail", {"Sent", 1, 5});
+  CHECK(copy.external_id == sent.external_id);
+  CHECK(copy.conversation_key == sent.conversation_key);
+}
