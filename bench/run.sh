@@ -42,7 +42,7 @@ if [ "$MODE" = quick ]; then
   ISO=(--agents 100 --rate 20 --duration 12 --burst-interactions 2000 --echo-rounds 200 --lookup-rounds 500)
   INGEST=(--duration 5 --ami-calls 1000)
   LOOKUP=(--duration 5 --warmup 1)
-  CONN=(--levels 1000,2000,4000 --idle 2)
+  CONN=(--levels 1000,5000,10000 --idle 2)
 else
   : "${CUSTOMERS:=1000000}" "${INTERACTIONS:=10000000}"
   POP=(--agents 1000 --rate 50 --duration 60)
