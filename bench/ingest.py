@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,26 @@ def max_id(db_path):
         return conn.execute("SELECT coalesce(max(id), 0) FROM interactions").fetchone()[0]
     finally:
         conn.close()
+
+
+def writer_pragmas(synchronous="normal"):
+    """The PRAGMAs omnitraild's writer connection runs (Database::configure_writer in
+    daemon/store/database.cpp), read from the source so the baseline follows the daemon.
+    Returns (list of "name=value", source)."""
+    path = os.path.join(benchlib.ROOT, "daemon", "store", "database.cpp")
+    try:
+        src = open(path).read()
+        body = re.search(r"void Database::configure_writer\(.*?\n}\n", src, re.S).group(0)
+    except (OSError, AttributeError):
+        return ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"], "fallback"
+    out = []
+    for m in re.finditer(r'PRAGMA ([a-z_]+)=([A-Za-z0-9_-]+)', body):
+        name, value = m.group(1), m.group(2)
+        if name == "synchronous":
+            value = synchronous.upper()
+        if not any(p.startswith(name + "=") for p in out):
+            out.append("%s=%s" % (name, value))
+    return out, "daemon/store/database.cpp configure_writer"
 
 
 def ami_connector():
@@ -136,11 +157,14 @@ def main():
         benchlib.stop(d)
         # Baseline on the same file (now the preload plus this run's rows), same row count as REST.
         n = max(1000, w["ok2xx"])
-        out = subprocess.run([baseline_bin, db_path, "--rows", str(n), "--customers", str(args.customers),
-                              "--batch", str(args.batch)], check=True, capture_output=True, text=True,
-                             timeout=600).stdout
+        pragmas, pragma_source = writer_pragmas()
+        cmd = [baseline_bin, db_path, "--rows", str(n), "--customers", str(args.customers), "--batch", str(args.batch)]
+        for p in pragmas:
+            cmd += ["--pragma", p]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
         result["baseline"] = json.loads(out.strip().splitlines()[-1])
         result["baseline"]["tool"] = "bench/insert_baseline.cpp (raw sqlite3 C API)"
+        result["baseline"]["pragma_source"] = pragma_source
     finally:
         d.__exit__(None, None, None)
         peer.close()

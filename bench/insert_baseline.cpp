@@ -1,13 +1,15 @@
 // Baseline for the ingest benchmark: the rows POST /api/v1/interactions writes for a known caller,
 // inserted with the raw sqlite3 C API into the same schema and indexes (a copy of the preloaded
-// store), with the pragmas the daemon's writer uses (daemon/store/database.cpp configure_writer:
-// journal_mode=WAL, synchronous=NORMAL by default, foreign_keys=ON, secure_delete=ON).
+// store), with the pragmas the daemon's writer uses (daemon/store/database.cpp configure_writer):
+// bench/ingest.py reads them from that source and passes them as --pragma NAME=VALUE (applied in
+// order after open); without any --pragma the tool applies journal_mode=WAL, synchronous=NORMAL,
+// foreign_keys=ON, secure_delete=ON.
 // Per row, like the daemon's ingest for an existing identity: duplicate check by (source,
 // external_id), phone-key lookup of the customer, refresh of the identity's last_seen, INSERT of
 // the interaction (RETURNING public_id). Rows are committed in batches of --batch (one
 // transaction each, prepared statements reused).
 //
-//   insert_baseline DB --rows N --customers C [--batch B] [--synchronous normal|full]
+//   insert_baseline DB --rows N --customers C [--batch B] [--pragma NAME=VALUE]...
 // Prints one JSON line: rows, seconds, rows_per_s.
 #include <sqlite3.h>
 
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -64,26 +67,28 @@ std::int64_t now_ms() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: insert_baseline DB --rows N --customers C [--batch B] [--synchronous normal|full]\n");
+    std::fprintf(stderr, "usage: insert_baseline DB --rows N --customers C [--batch B] [--pragma NAME=VALUE]...\n");
     return 2;
   }
   const char* path = argv[1];
   std::int64_t rows = 20000, customers = 1000, batch = 1000;
-  std::string sync = "normal";
+  std::vector<std::string> pragmas;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rows")) rows = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--customers")) customers = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--batch")) batch = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--synchronous")) sync = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--pragma")) pragmas.emplace_back(argv[i + 1]);
     else { std::fprintf(stderr, "insert_baseline: unknown option %s\n", argv[i]); return 2; }
   }
   if (rows < 1 || customers < 1 || batch < 1) return 2;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) die(db, "open");
-  exec(db, "PRAGMA journal_mode=WAL");
-  exec(db, sync == "full" ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  exec(db, "PRAGMA foreign_keys=ON");
-  exec(db, "PRAGMA secure_delete=ON");
+  if (pragmas.empty()) pragmas = {"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"};
+  std::string applied;
+  for (const auto& p : pragmas) {
+    exec(db, ("PRAGMA " + p).c_str());
+    applied += (applied.empty() ? "" : ";") + p;
+  }
 
   sqlite3_stmt* dup = prepare(db, "SELECT public_id FROM interactions WHERE source = ?1 AND external_id = ?2");
   sqlite3_stmt* find = prepare(db, "SELECT customer_id FROM identities WHERE kind = 'phone' AND key = ?1");
@@ -139,9 +144,9 @@ int main(int argc, char** argv) {
   sqlite3_finalize(refresh);
   sqlite3_finalize(ins);
   sqlite3_close(db);
-  std::printf("{\"rows\":%lld,\"batch\":%lld,\"synchronous\":\"%s\",\"unknown_callers\":%lld,\"seconds\":%.4f,"
+  std::printf("{\"rows\":%lld,\"batch\":%lld,\"pragmas\":\"%s\",\"unknown_callers\":%lld,\"seconds\":%.4f,"
               "\"rows_per_s\":%.1f}\n",
-              static_cast<long long>(rows), static_cast<long long>(batch), sync.c_str(),
+              static_cast<long long>(rows), static_cast<long long>(batch), applied.c_str(),
               static_cast<long long>(missing), secs, rows / secs);
   return 0;
 }

@@ -202,8 +202,8 @@ class Report:
                     % (ami["calls"], fmt(ami["interactions_per_call"]), fmt(ami["interactions_per_s"]), ami["interactions"],
                        fmt(ami["elapsed_s"]), fmt(ami["calls_per_s"]), "; TIMED OUT" if ami["timed_out"] else ""),
                     "| baseline: raw sqlite3 C API, same rows/schema/pragmas, %d rows per transaction | **%s** | %d rows "
-                    "in %s s (bench/insert_baseline.cpp) |" % (base["batch"], fmt(base["rows_per_s"]), base["rows"],
-                                                               fmt(base["seconds"])),
+                    "in %s s (bench/insert_baseline.cpp; `%s`) |" % (base["batch"], fmt(base["rows_per_s"]), base["rows"],
+                                                                     fmt(base["seconds"]), base.get("pragmas", "?")),
                     "",
                     "- Durability check in SQLite after the REST run: %d rows with this run's external_ids (%d distinct) "
                     "for %d acknowledged -> **%s** (%d stored but unacknowledged: in flight when wrk stopped)."
