@@ -6,7 +6,8 @@
 #   bench/run.sh --quick    everything at small scale (< 3 min)
 #   options: --customers N --interactions M (preload size), --no-setup (skip scripts/setup.sh --bench),
 #            --only LIST (comma-separated: preload,pop,isolation,ingest,lookup,connections);
-#            anything after `--` goes to bench/pop_latency.py (both pop runs).
+#            other arguments (or anything after `--`) go to bench/pop_latency.py (both pop runs),
+#            e.g. `bench/run.sh --quick --rate 30`.
 #
 # Builds nothing of the daemon: uses $OMNITRAILD, else build/daemon/omnitraild, else
 # build-lead/daemon/omnitraild (the first one with the asterisk_ami connector), copied to a
@@ -31,7 +32,7 @@ while (($#)); do
     --no-setup) SETUP=0 ;;
     --only) ONLY="$2"; shift ;;
     --) shift; POP_EXTRA=("$@"); break ;;
-    *) echo "unknown option $1 (see the header of bench/run.sh)" >&2; exit 2 ;;
+    *) POP_EXTRA+=("$1") ;;  # anything else (e.g. --rate 30) goes to pop_latency.py, as before
   esac
   shift
 done
