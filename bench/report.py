@@ -299,6 +299,7 @@ def main():
     ap.add_argument("--target-pop-p99-ms", type=float, default=2.0)
     ap.add_argument("--target-ratio", type=float, default=2.0)
     ap.add_argument("--mode", default="")
+    ap.add_argument("--timings", default="", help="file of 'stage seconds' lines (bench/run.sh)")
     args = ap.parse_args()
     results = []
     for p in args.inputs:
@@ -314,9 +315,18 @@ def main():
     rep.ingest()
     rep.lookup()
     rep.connections()
+    timings = []
+    if args.timings and os.path.exists(args.timings):
+        for line in open(args.timings):
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                timings.append((parts[0], int(parts[1])))
     report = {"generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "mode": args.mode or "full", "machine": machine(), "benchmarks": results, "targets": rep.targets}
+              "mode": args.mode or "full", "machine": machine(), "benchmarks": results, "targets": rep.targets,
+              "stage_seconds": dict(timings)}
     md = rep.render(report)
+    if timings:
+        md += "\nWall time per stage (s): %s.\n" % ", ".join("%s %d" % t for t in timings)
     with open(args.json_out, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")

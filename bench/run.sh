@@ -31,7 +31,7 @@ while (($#)); do
     --interactions) INTERACTIONS="$2"; shift ;;
     --no-setup) SETUP=0 ;;
     --only) ONLY="$2"; shift ;;
-    --) shift; POP_EXTRA=("$@"); break ;;
+    --) shift; POP_EXTRA+=("$@"); break ;;
     *) POP_EXTRA+=("$1") ;;  # anything else (e.g. --rate 30) goes to pop_latency.py, as before
   esac
   shift
@@ -109,6 +109,7 @@ PY
     cp "$OUT/$name.log" "$RES/$name.log"
   fi
   echo "   $((SECONDS - t0)) s" >&2
+  echo "$name $((SECONDS - t0))" >>"$WORK/timings"
 }
 
 STORE=""
@@ -135,7 +136,8 @@ if want connections; then
   stage connections python3 "$HERE/connections.py" --omnitraild "$BIN" --echo-server "$ECHO" "${CONN[@]}"
 fi
 
-python3 "$HERE/report.py" "$OUT"/*.json --mode="$MODE" \
+echo "total $SECONDS" >>"$WORK/timings"
+python3 "$HERE/report.py" "$OUT"/*.json --mode="$MODE" --timings "$WORK/timings" \
   --json-out "$RES/latest.json" --md-out "$RES/latest.md" \
   --target-pop-p99-ms "${BENCH_TARGET_POP_P99_MS:-2}" --target-ratio "${BENCH_TARGET_RATIO:-2}"
 cat "$RES/latest.md"
