@@ -1,6 +1,6 @@
 // Fuzzes the email connector's pure layer on raw message bytes: parse_message (GMime, charsets,
 // HTML, quotes, loop flags) -> to_interaction -> timeline::validate, and compose_reply of an
-// answer to what was parsed, parsed again. Crashes, sanitizer reports, uncaught exceptions and
+// answer to what was parsed (-> to_sent_interaction on the same thread), parsed again. Crashes, sanitizer reports, uncaught exceptions and
 // broken invariants (__builtin_trap) are findings.
 #include <cstddef>
 #include <cstdint>
@@ -89,6 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   reply.date_ms = received;
   auto composed = mail::compose_reply(reply);
   if (!composed.ok()) return 0;
+  auto sent = mail::to_sent_interaction(reply, *composed, "mail", "agent-1", "");
+  require(omnitrail::timeline::validate(sent).empty());
+  require(sent.conversation_key == email.thread_key);
   mail::ParseLimits roomy;
   roomy.max_text_bytes = limits.max_text_bytes * 2;
   roomy.max_header_text_bytes = 4 * limits.max_header_text_bytes;

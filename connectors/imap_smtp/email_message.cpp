@@ -72,6 +72,7 @@ std::string clean_line(const char* value, std::size_t max_bytes) {
     std::size_t cut = max_bytes;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
     out.resize(cut);
+    while (!out.empty() && out.back() == ' ') out.pop_back();  // the cut may land after a blank
   }
   return out;
 }
@@ -90,7 +91,8 @@ std::string clean_address(const char* value) {
 
 const char* header(GMimeObject* object, const char* name) { return g_mime_object_get_header(object, name); }
 
-// The Nth token-ish word of a header value, lower-cased, parameters (";...") and comments cut.
+// The first word of a header value (Auto-Submitted, Precedence), lower-cased, with parameters
+// (";...") and comments cut and anything but letters, digits, "-" and "_" dropped.
 std::string header_token(GMimeObject* object, const char* name) {
   const char* value = header(object, name);
   if (value == nullptr) return {};
@@ -321,6 +323,16 @@ class BodyWalker {
     email_.quoted_from_offset = quoted_offset(email_.text);
   }
 
+  // Loop-protection flags, each with its reason (README.md, "Loop protection").
+  void flag_bounce(const std::string& reason) {
+    email_.bounce = true;
+    add_reason(reason);
+  }
+  void flag_auto(const std::string& reason) {
+    email_.auto_reply = true;
+    add_reason(reason);
+  }
+
  private:
   bool found_body() const { return !plain_.empty() || !html_.empty(); }
 
@@ -346,16 +358,6 @@ class BodyWalker {
     if (email_.attachments.size() < limits_.max_attachments) email_.attachments.push_back(std::move(a));
   }
 
- public:
-  void flag_bounce(const std::string& reason) {
-    email_.bounce = true;
-    add_reason(reason);
-  }
-  void flag_auto(const std::string& reason) {
-    email_.auto_reply = true;
-    add_reason(reason);
-  }
- private:
   void add_reason(const std::string& reason) {
     auto& reasons = email_.automation_reasons;
     if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end() && reasons.size() < 16) {

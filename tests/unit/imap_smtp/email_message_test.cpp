@@ -2,9 +2,13 @@
 // or read from tests/unit/imap_smtp/corpus/.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "connectors/imap_smtp/email_message.hpp"
 #include "connectors/imap_smtp/mail_text.hpp"
@@ -469,6 +473,11 @@ TEST_CASE("long header values are bounded; folded subjects are unfolded", "[pars
   limits.max_header_text_bytes = 100;
   ParsedEmail long_subject = parse(crlf("From: a@example.com\nMessage-ID: <ls@x>\nSubject: " + std::string(5000, 's') + "\n\nb\n"), limits);
   CHECK(long_subject.subject.size() == 100);
+  // Found by the fuzzer: a cut right after a blank left a trailing space.
+  ParsedEmail blank_cut = parse(crlf("From: a@example.com\nMessage-ID: <bc@x>\nSubject: " + std::string(99, 'w') +
+                                     " tail\n\nb\n"),
+                                limits);
+  CHECK(blank_cut.subject == std::string(99, 'w'));
 }
 
 TEST_CASE("address groups and many recipients", "[parse][address]") {
@@ -485,4 +494,30 @@ TEST_CASE("address groups and many recipients", "[parse][address]") {
   // No From at all: empty mailbox, still parsed.
   ParsedEmail anonymous = parse(crlf("Subject: who\nMessage-ID: <w@x>\n\nb\n"));
   CHECK(anonymous.from.address.empty());
+}
+
+TEST_CASE("parse_message is safe to call from several threads at once", "[parse][threads]") {
+  // The first call initialises GMime; start all threads together so that first call races.
+  const std::vector<std::string> inputs = {simple, corpus("bounce_dsn.eml"), corpus("outlook_reply.eml")};
+  std::atomic<bool> go{false};
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      for (int round = 0; round < 50; ++round) {
+        const std::string& raw = inputs[static_cast<std::size_t>(round + t) % inputs.size()];
+        auto result = parse_message(raw, {}, received);
+        auto again = parse_message(raw, {}, received);
+        if (!result.ok() || !again.ok() || result->text != again->text || result->subject != again->subject ||
+            result->message_id != again->message_id) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& thread : threads) thread.join();
+  CHECK(mismatches.load() == 0);
+  CHECK(parse(inputs[2]).subject == "RE: Your ticket #4521");
 }
