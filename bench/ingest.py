@@ -5,10 +5,13 @@
    caller's phone as identifier) over keep-alive connections for --duration s. Only 2xx answers
    count (the daemon answers after the group commit). Afterwards SQLite is checked: every
    acknowledged row is in `interactions` (count >= 2xx), no duplicate answers, no duplicate rows.
-2. Connector: the asterisk_ami connector reading --ami-calls whole calls (shared/fixtures/ami/
+2. Connector, phone_webhook: wrk (bench/wrk/webhook.lua) POSTs signed newCall events (HMAC-SHA256
+   X-Omnitrail-Signature computed in Lua, unique call_id, a random preloaded caller) for
+   --duration s; 2xx counted and verified in SQLite like the REST run.
+3. Connector, asterisk_ami: the connector reading --ami-calls whole calls (shared/fixtures/ami/
    direct_call.ami, fresh ids and a preloaded caller each) written as fast as the socket takes
    them by the bench AMI peer; rate = interactions stored / (time of the last new row - first write).
-3. Baseline, same run, same file: bench/insert_baseline.cpp inserts the REST run's rows with the
+4. Baseline, same run, same file: bench/insert_baseline.cpp inserts the REST run's rows with the
    raw sqlite3 C API (same schema, indexes and writer pragmas) in batched transactions.
 Standard library only."""
 import argparse
@@ -64,8 +67,13 @@ def writer_pragmas(synchronous="normal"):
     return out, "daemon/store/database.cpp configure_writer"
 
 
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef"
+
+
 def ami_connector():
-    return ("connectors:\n  - name: pbx\n    type: asterisk_ami\n    host: 127.0.0.1\n    port: %d\n"
+    return ("connectors:\n  - name: cti\n    type: phone_webhook\n    path: /webhooks/cti\n"
+            "    secret_file: secrets/cti.secret\n    region: US\n"
+            "  - name: pbx\n    type: asterisk_ami\n    host: 127.0.0.1\n    port: %d\n"
             "    username: omni\n    secret_file: secrets/ami.secret\n    region: US\n"
             "    internal_contexts: [agents]\n    ping_interval: 5s\n    action_timeout: 5s\n"
             "    reconnect_min: 100ms\n    reconnect_max: 500ms\n")
@@ -122,6 +130,7 @@ def main():
     agents = benchlib.make_agents(10)
     files = benchlib.agent_files(agents)
     files["secrets/ami.secret"] = "s3cret-ami\n"
+    files["secrets/cti.secret"] = WEBHOOK_SECRET + "\n"
     peer = pop_latency.BenchAmiPeer()
     cfg = benchlib.config(agents=agents, connectors=ami_connector() % peer.port)
     result = {"benchmark": "ingest",
@@ -152,6 +161,22 @@ def main():
         api["verified"] = rows >= w["ok2xx"] and rows == distinct and w["dups"] == 0 and w["ok2xx"] > 0
         api["unacked_but_stored"] = rows - w["ok2xx"]  # in flight when wrk stopped
         result["api"] = api
+        wprefix = "wh%d" % int(time.time())
+        env = {"BENCH_CUSTOMERS": str(args.customers), "BENCH_SECRET": WEBHOOK_SECRET, "BENCH_PREFIX": wprefix,
+               "BENCH_PATH": "/webhooks/cti", "BENCH_EXTENSION": agents[0]["ext"]}
+        w2 = benchlib.wrk("http://%s:%d" % (d.host, d.port), "webhook.lua", args.threads, args.connections,
+                          args.duration, env)
+        rows2, distinct2 = count_rows(db_path, "source = 'cti' AND external_id LIKE ?", (wprefix + "-%",))
+        secs2 = w2["duration_us"] / 1e6
+        hook = {"acked_2xx": w2["ok2xx"], "non_2xx": w2["non2xx"], "duplicate_answers": w2["dups"],
+                "sent": w2["requests"], "seconds": round(secs2, 3),
+                "interactions_per_s": round(w2["ok2xx"] / secs2, 1) if secs2 else None,
+                "rows_in_sqlite": rows2, "distinct_external_ids": distinct2,
+                "latency_p50_ms": w2["latency_p50_us"] / 1000.0, "latency_p99_ms": w2["latency_p99_us"] / 1000.0,
+                "errors": {k: w2[k] for k in w2 if k.startswith("errors_")}, "wrk": w2["cmd"]}
+        hook["verified"] = rows2 >= w2["ok2xx"] and rows2 == distinct2 and w2["dups"] == 0 and w2["ok2xx"] > 0
+        hook["unacked_but_stored"] = rows2 - w2["ok2xx"]
+        result["webhook"] = hook
         result["ami"] = run_ami(peer, db_path, args.ami_calls, args.customers, agents, args.ami_timeout)
         result["daemon_rss_kib"] = benchlib.rss_kib(d.proc.pid)
         benchlib.stop(d)
@@ -170,6 +195,7 @@ def main():
         peer.close()
     base = result["baseline"]["rows_per_s"]
     result["ratio_api_over_raw"] = round(api["interactions_per_s"] / base, 3) if base else None
+    result["ratio_webhook_over_raw"] = round(hook["interactions_per_s"] / base, 3) if base else None
     result["ratio_ami_over_raw"] = round(result["ami"]["interactions_per_s"] / base, 3) if base else None
     out = json.dumps(result, indent=2)
     if args.json:

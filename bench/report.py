@@ -190,6 +190,7 @@ class Report:
         if not r:
             return
         p, api, ami, base = r["params"], r["api"], r["ami"], r["baseline"]
+        hook = r.get("webhook") or {}
         self.md += ["## Ingest throughput (preloaded store, %d customers)" % p["customers"], "",
                     "| path | interactions/s | detail |", "|---|---|---|",
                     "| REST POST /api/v1/interactions (wrk %d threads, %d connections, %g s) | **%s** | %d acknowledged (2xx), "
@@ -197,6 +198,11 @@ class Report:
                     % (p["wrk_threads"], p["wrk_connections"], p["duration_s"], fmt(api["interactions_per_s"]),
                        api["acked_2xx"], api["non_2xx"], api["duplicate_answers"], fmt(api["latency_p50_ms"]),
                        fmt(api["latency_p99_ms"])),
+                    "| connector: phone_webhook, signed newCall POSTs (wrk, same settings) | **%s** | %d acknowledged (2xx), "
+                    "%d non-2xx, %d duplicate answers; latency p50 %s ms, p99 %s ms; %s in SQLite |"
+                    % (fmt(hook.get("interactions_per_s")), hook.get("acked_2xx", 0), hook.get("non_2xx", 0),
+                       hook.get("duplicate_answers", 0), fmt(hook.get("latency_p50_ms")), fmt(hook.get("latency_p99_ms")),
+                       "verified" if hook.get("verified") else "NOT verified"),
                     "| connector: asterisk_ami (%d calls from the bench AMI peer, %s interactions/call) | **%s** | "
                     "%d interactions in %s s (%s calls/s)%s |"
                     % (ami["calls"], fmt(ami["interactions_per_call"]), fmt(ami["interactions_per_s"]), ami["interactions"],
@@ -209,13 +215,17 @@ class Report:
                     "for %d acknowledged -> **%s** (%d stored but unacknowledged: in flight when wrk stopped)."
                     % (api["rows_in_sqlite"], api["distinct_external_ids"], api["acked_2xx"],
                        "verified" if api["verified"] else "FAILED", api["unacked_but_stored"]),
-                    "- Ratios: REST / raw = **%s**, AMI connector / raw = **%s**." % (fmt(r["ratio_api_over_raw"]),
-                                                                                   fmt(r["ratio_ami_over_raw"])), ""]
+                    "- Ratios: REST / raw = **%s**, phone_webhook / raw = **%s**, AMI connector / raw = **%s**."
+                    % (fmt(r["ratio_api_over_raw"]), fmt(r.get("ratio_webhook_over_raw")), fmt(r["ratio_ami_over_raw"])), ""]
         full = p["customers"] >= SCALE["customers"]
         why = "%d preloaded customers" % p["customers"]
         self.target("ingest (REST) >= 0.5x raw SQLite insert, all acknowledged rows stored",
                     verdict(r["ratio_api_over_raw"] is not None and r["ratio_api_over_raw"] >= 0.5 and api["verified"],
                             full, why), "ratio %s" % fmt(r["ratio_api_over_raw"]))
+        if hook:
+            self.target("ingest (phone_webhook connector) >= 0.5x raw SQLite insert, all acknowledged rows stored",
+                        verdict(r.get("ratio_webhook_over_raw") is not None and r["ratio_webhook_over_raw"] >= 0.5
+                                and hook.get("verified"), full, why), "ratio %s" % fmt(r.get("ratio_webhook_over_raw")))
         self.target("ingest (AMI connector) >= 0.5x raw SQLite insert",
                     verdict(r["ratio_ami_over_raw"] is not None and r["ratio_ami_over_raw"] >= 0.5 and not ami["timed_out"],
                             full, why), "ratio %s" % fmt(r["ratio_ami_over_raw"]))
