@@ -172,7 +172,7 @@ def preloaded_store(omnitraild, customers, interactions, log=print):
                     os.remove(fresh + suffix)
             t0 = time.monotonic()
             out = subprocess.run([tool, fresh, "--customers", str(customers), "--interactions", str(interactions)],
-                                 check=True, capture_output=True, text=True).stdout
+                                 check=True, capture_output=True, text=True, timeout=3600).stdout
             meta["build"] = json.loads(out.strip().splitlines()[-1])
             meta["build_s"] = round(time.monotonic() - t0, 1)
             shutil.copyfile(fresh, path + ".tmp")

@@ -46,6 +46,7 @@ def machine():
         wrk_v = "not installed"
     return {"nproc": os.cpu_count(), "cpu_model": model, "memory": mem, "kernel": platform.release(),
             "python": platform.python_version(), "wrk": wrk_v, "git_head": rev,
+            "loadavg_at_start": os.environ.get("BENCH_LOADAVG_START", "").split() or None,
             "loadavg_at_report": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None}
 
 
@@ -292,7 +293,9 @@ class Report:
                 "|---|---|---|---|---|---|---|",
                 "| %s | %s | %s | %s | %s | %s | %s |" % (m["nproc"], m["cpu_model"], m["memory"], m["kernel"], m["python"],
                                                      m["wrk"], m["git_head"] or "?"),
-                "", "Load generators (python, wrk) and omnitraild share these cores; see bench/README.md caveats.", ""]
+                "", "Load average (1/5/15 min) at the start: %s, at the end: %s. Load generators (python, wrk) and "
+                "omnitraild share these cores; see bench/README.md caveats."
+                % (" ".join(m["loadavg_at_start"] or ["?"]), " ".join(m["loadavg_at_report"] or ["?"])), ""]
         tail = ["## Targets (issue #10)", "",
                 "Computed from this run's figures. \"at reduced scale\" = measured below the issue's scale "
                 "(1,000 agents, 50 calls/s, 1M customers / 10M interactions, 10k connections).", "",

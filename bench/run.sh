@@ -66,6 +66,7 @@ if [ -z "$SRC" ]; then
   done
 fi
 [ -n "$SRC" ] && [ -x "$SRC" ] || { echo "no omnitraild: set OMNITRAILD" >&2; exit 2; }
+export BENCH_LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 WORK="$(mktemp -d /tmp/omnitrail-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 BIN="$WORK/omnitraild"
