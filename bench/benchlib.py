@@ -149,6 +149,42 @@ def build_tool(name, libs):
     return out
 
 
+def upgrade_older_store(omnitraild, cache, version, customers, interactions, path, log=print):
+    """When only an older schema version of the same size is cached, lets omnitraild migrate a copy
+    (as it migrates a production store on upgrade) instead of preloading again. Returns meta or None."""
+    older = []
+    for name in os.listdir(cache):
+        m = re.match(r"store-v(\d+)-c%d-i%d\.db$" % (customers, interactions), name)
+        if m and int(m.group(1)) < version:
+            older.append((int(m.group(1)), os.path.join(cache, name)))
+    if not older:
+        return None
+    old_version, old_path = max(older)
+    log("migrating the cached schema v%d store to v%d with omnitraild" % (old_version, version))
+    t0 = time.monotonic()
+    d = daemon_with_store(omnitraild, config(), agent_files([]), old_path)
+    try:
+        d.start(timeout=600)
+        stop(d, timeout=120)
+        db = os.path.join(d.path, "state", "omnitrail.db")
+        if d.proc.returncode not in (0, -signal.SIGTERM) or schema_version(db) != version:
+            log("migration did not produce schema v%d; preloading instead" % version)
+            return None
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        shutil.copyfile(db, path + ".tmp")
+        os.replace(path + ".tmp", path)
+    except (AssertionError, OSError, sqlite3.Error, subprocess.SubprocessError) as e:
+        log("migrating the older store failed (%s); preloading instead" % e)
+        return None
+    finally:
+        d.__exit__(None, None, None)
+    if os.path.exists(old_path + ".json"):
+        shutil.copyfile(old_path + ".json", path + ".json")
+    return {"migrated_from_version": old_version, "migrate_s": round(time.monotonic() - t0, 1)}
+
+
 def preloaded_store(omnitraild, customers, interactions, log=print):
     """Path of a cached preloaded store for (schema version, sizes), built if missing.
     The schema comes from omnitraild itself: it starts once on an empty path (applying its
@@ -166,6 +202,10 @@ def preloaded_store(omnitraild, customers, interactions, log=print):
         meta = {"path": path, "schema_version": version, "customers": customers, "interactions": interactions,
                 "cached": os.path.exists(path)}
         if not meta["cached"]:
+            upgraded = upgrade_older_store(omnitraild, cache, version, customers, interactions, path, log)
+            if upgraded:
+                meta.update(upgraded)
+        if not os.path.exists(path):
             log("preloading %d customers / %d interactions into %s" % (customers, interactions, path))
             for suffix in ("-wal", "-shm"):
                 if os.path.exists(fresh + suffix):

@@ -111,7 +111,10 @@ class Report:
                     "(GET /api/v1/customers/lookup)."
                     % (s["customers"], b.get("identities", 0), b.get("conversations", 0), s["interactions"],
                        s["schema_version"], s["db_bytes"] / 1048576.0,
-                       "reused from the cache" if s["cached"] else "built in %s s" % s.get("build_s"),
+                       "reused from the cache" if s["cached"] else
+                       ("migrated by omnitraild from the cached schema v%s store in %s s"
+                        % (s["migrated_from_version"], s.get("migrate_s"))) if s.get("migrated_from_version") else
+                       "built in %s s" % s.get("build_s"),
                        v["startup_s"], v["found"], v["lookups"]), ""]
         if v["failures"]:
             self.md += ["Lookup failures: `%s`" % json.dumps(v["failures"])[:600], ""]
