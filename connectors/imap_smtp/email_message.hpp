@@ -48,6 +48,15 @@ struct ParseLimits {
   /// Header fields of the top-level message; more is refused (error): such a message is built
   /// to exhaust something, real ones have a few hundred at most.
   std::size_t max_header_fields = 5000;
+  /// Lines starting with "--" (a superset of MIME boundary delimiters) and header fields in MIME
+  /// part header blocks; more of either is refused (error). GMime builds the whole MIME tree
+  /// before anything can be skipped, so these bound its memory (roughly 1.4 KB per part, 500 bytes
+  /// per header field): 3 MB of empty parts would otherwise cost 420 MB.
+  std::size_t max_boundary_lines = 10000;
+  /// Bytes of all header blocks together (the message's and its parts'); more is refused. An
+  /// address list costs GMime some 60 times its size (8 MB of To: took 495 MB).
+  std::size_t max_header_bytes = 1024 * 1024;
+  std::size_t max_part_header_fields = 20000;
   /// MIME parts walked; the rest are not looked at and `parts_truncated` is set.
   std::size_t max_parts = 500;
   /// Nesting depth of multiparts followed; deeper parts are ignored (`parts_truncated`).
@@ -125,7 +134,9 @@ struct ParsedEmail {
 /// - A missing, empty or unusable Message-ID gets "<sha256 of the raw bytes, 32 hex>@
 ///   synthetic.omnitrail.invalid": the same bytes fetched again give the same id.
 /// Errors (no crash, no exception, no message contents in the text): the message is larger than
-/// max_message_bytes; it has no header at all; it has more than max_header_fields header fields.
+/// max_message_bytes; it has no header at all; it has more than max_header_fields header fields,
+/// max_boundary_lines "--" lines, max_part_header_fields part header fields or max_header_bytes
+/// of headers.
 Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limits, std::int64_t received_at_ms);
 
 /// The conversation key of a message: the first of `references`, else `in_reply_to`, else

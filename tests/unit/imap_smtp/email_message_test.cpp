@@ -466,6 +466,41 @@ TEST_CASE("huge header counts are refused; NUL bytes and junk never crash", "[pa
   CHECK_FALSE(parse_message("no colon anywhere\r\n", {}, received).ok());
 }
 
+TEST_CASE("MIME shapes that would make GMime allocate without bound are refused", "[parse][limits]") {
+  // 300000 empty parts in 3 MB cost GMime 420 MB; a million part headers in 8 MB, 500 MB.
+  std::string parts = crlf("From: a@example.com\nMessage-ID: <p@x>\nContent-Type: multipart/mixed; boundary=b\n\n");
+  for (int i = 0; i < 300000; ++i) parts += "--b\r\n\r\nx\r\n";
+  auto refused = parse_message(parts, {}, received);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error() == "message has more than 10000 MIME boundary lines");
+
+  std::string headers = crlf("From: a@example.com\nMessage-ID: <h@x>\nContent-Type: multipart/mixed; boundary=b\n\n--b\n");
+  for (int i = 0; i < 30000; ++i) headers += "X-A: y\r\n";
+  headers += "\r\nbody\r\n--b--\r\n";
+  auto refused_headers = parse_message(headers, {}, received);
+  REQUIRE_FALSE(refused_headers.ok());
+  CHECK(refused_headers.error() == "message has more than 20000 header fields in its MIME parts");
+
+  // 8 MB of To: cost GMime 495 MB.
+  std::string to = "From: a@example.com\r\nMessage-ID: <t@x>\r\nTo: ";
+  for (int i = 0; i < 300000; ++i) to += "a@b, ";
+  to += "\r\n\r\nbody\r\n";
+  auto refused_to = parse_message(to, {}, received);
+  REQUIRE_FALSE(refused_to.ok());
+  CHECK(refused_to.error() == "message has more than 1048576 bytes of header fields");
+
+  // Body lines with colons are not part headers; a few hundred parts are fine.
+  std::string colons = crlf("From: a@example.com\nMessage-ID: <c@x>\n\n");
+  for (int i = 0; i < 50000; ++i) colons += "Key: value\r\n";
+  CHECK(parse_message(colons, {}, received).ok());
+  std::string some = crlf("From: a@example.com\nMessage-ID: <s@x>\nContent-Type: multipart/mixed; boundary=b\n\n");
+  for (int i = 0; i < 400; ++i) some += "--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nx\r\n";
+  some += "--b--\r\n";
+  auto fine = parse_message(some, {}, received);
+  REQUIRE(fine.ok());
+  CHECK(fine->attachment_count == 400);
+}
+
 TEST_CASE("long header values are bounded; folded subjects are unfolded", "[parse][limits]") {
   ParsedEmail folded = parse(crlf("From: a@example.com\nMessage-ID: <f@x>\nSubject: part one\n\tpart two\n  part three\n\nb\n"));
   CHECK(folded.subject == "part one part two part three");
