@@ -84,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   reply.text = email.text;
   reply.parent_message_id = email.message_id;
   reply.parent_references = email.references;
+  reply.parent_in_reply_to = email.in_reply_to;
   reply.message_id_domain = "mail.omnitrail.test";
   reply.message_id_token = "fuzz";
   reply.date_ms = received;

@@ -109,11 +109,7 @@ timeline::Interaction to_interaction(const ParsedEmail& email, const std::string
 timeline::Interaction to_sent_interaction(const ReplyRequest& request, const ComposedEmail& composed,
                                           const std::string& source, const std::string& agent,
                                           const std::string& customer_id) {
-  std::vector<std::string> references;
-  for (const auto& id : request.parent_references) {
-    std::string key = normalize_message_id(id);
-    if (!key.empty()) references.push_back(std::move(key));
-  }
+  std::vector<std::string> references = reply_references(request);
   std::string parent = normalize_message_id(request.parent_message_id);
 
   timeline::Interaction in;
@@ -123,7 +119,7 @@ timeline::Interaction to_sent_interaction(const ReplyRequest& request, const Com
   in.occurred_at_ms = request.date_ms;
   in.source = source;
   in.external_id = composed.message_id;
-  in.conversation_key = thread_key(references, parent, composed.message_id);
+  in.conversation_key = thread_key(references, "", composed.message_id);
   in.from = request.from.display();
   in.to = joined(request.to);
   in.agent = agent;
@@ -138,7 +134,6 @@ timeline::Interaction to_sent_interaction(const ReplyRequest& request, const Com
     in.customer_identifiers.push_back(std::move(claim));
     in.customer_display_name = request.to.front().display_name;
   }
-  if (!parent.empty() && (references.empty() || references.back() != parent)) references.push_back(parent);
   json metadata{{"message_id", composed.message_id},
                 {"in_reply_to", parent},
                 {"references", references},

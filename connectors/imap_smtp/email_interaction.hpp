@@ -51,8 +51,8 @@ timeline::Interaction to_interaction(const ParsedEmail& email, const std::string
 /// The timeline record of a reply the connector sent (after SMTP accepted it): channel "email",
 /// direction "outbound", kind "email.sent", external_id = the new Message-ID (so that the copy
 /// IMAP may fetch later, e.g. from a Sent folder or a Bcc, dedupes against it), conversation_key
-/// = the thread root (first of the parent's References, else the parent, else the new id: the
-/// same key the customer's next reply will carry), occurred_at = request.date_ms, agent =
+/// = the thread root (first of reply_references(), else the new id: the same key the customer's
+/// next reply will carry), occurred_at = request.date_ms, agent =
 /// `agent`, customer_id = `customer_id` (the card the agent replied from; may be empty), a
 /// claimed email identifier for the first To address, text as sent (LF line endings).
 /// metadata: message_id, in_reply_to, references[], to[], cc[].

@@ -291,6 +291,21 @@ bool reply_prefixed(std::string_view subject) {
 
 }  // namespace
 
+std::vector<std::string> reply_references(const ReplyRequest& request) {
+  std::vector<std::string> references;
+  for (const auto& id : request.parent_references) {
+    std::string bare = bare_id(id);
+    if (!bare.empty()) references.push_back(std::move(bare));
+  }
+  if (references.empty()) {
+    std::string in_reply_to = bare_id(request.parent_in_reply_to);
+    if (!in_reply_to.empty()) references.push_back(std::move(in_reply_to));
+  }
+  std::string parent = bare_id(request.parent_message_id);
+  if (!parent.empty() && (references.empty() || references.back() != parent)) references.push_back(parent);
+  return references;
+}
+
 std::string reply_subject(const std::string& subject) {
   std::string_view s = trim(subject);
   if (reply_prefixed(s)) return std::string(s);
@@ -322,6 +337,7 @@ Result<ComposedEmail> compose_reply(const ReplyRequest& request) {
                             {"from.address", &request.from.address},
                             {"parent_subject", &request.parent_subject},
                             {"parent_message_id", &request.parent_message_id},
+                            {"parent_in_reply_to", &request.parent_in_reply_to},
                             {"message_id_domain", &request.message_id_domain},
                             {"message_id_token", &request.message_id_token}};
   for (std::size_t i = 0; i < request.to.size(); ++i) {
@@ -383,16 +399,10 @@ Result<ComposedEmail> compose_reply(const ReplyRequest& request) {
     }
   }
 
-  // References: the parent's chain (valid ids only) + the parent, bounded to root + recent.
+  // References: the parent's chain (valid ids only; else its In-Reply-To) + the parent, bounded
+  // to root + recent.
   std::vector<std::string> references;
-  for (const auto& id : request.parent_references) {
-    std::string bare = bare_id(id);
-    if (!bare.empty()) references.push_back("<" + bare + ">");
-  }
-  if (!parent.empty()) {
-    std::string wrapped = "<" + parent + ">";
-    if (references.empty() || references.back() != wrapped) references.push_back(wrapped);
-  }
+  for (const auto& id : reply_references(request)) references.push_back("<" + id + ">");
   std::size_t max_references = std::max<std::size_t>(request.max_references, 2);
   if (references.size() > max_references) {
     std::vector<std::string> kept{references.front()};

@@ -21,6 +21,9 @@ struct ReplyRequest {
   /// The parent's Message-ID (with or without angle brackets); empty for a new message.
   std::string parent_message_id;
   std::vector<std::string> parent_references;  ///< the parent's References, oldest first
+  /// The parent's In-Reply-To: stands in for its References when it has none (RFC 5322 3.6.4),
+  /// so that the thread root stays the same.
+  std::string parent_in_reply_to;
   /// Domain of the new Message-ID ("mail.example.com"): letters, digits, '-' and '.'.
   std::string message_id_domain;
   /// Left part of the new Message-ID. Pass a durable unique id (the outbox entry id) so that a
@@ -41,8 +44,10 @@ struct ComposedEmail {
 };
 
 /// Builds the reply. Headers: From, To, Cc, Subject, Date (RFC 5322, +0000), Message-ID,
-/// In-Reply-To and References (RFC 5322 3.6.4: parent's References + parent's Message-ID,
-/// bounded), MIME-Version, Content-Type text/plain; charset=utf-8, Content-Transfer-Encoding
+/// In-Reply-To and References (RFC 5322 3.6.4: parent's References, or its In-Reply-To when it
+/// has no References, + parent's Message-ID, bounded; a synthetic parent id is written too: the
+/// customer's client cannot match it, but the customer's next reply carries it back and lands
+/// on the same conversation_key), MIME-Version, Content-Type text/plain; charset=utf-8, Content-Transfer-Encoding
 /// quoted-printable (base64 when most of the text is non-ASCII). Non-ASCII subjects and display
 /// names are RFC 2047 Q-encoded UTF-8 words; long headers are folded. Errors (a message naming
 /// the field, never its value):
@@ -53,6 +58,10 @@ struct ComposedEmail {
 /// - a bad message_id_domain or message_id_token, or date_ms <= 0.
 /// No dot-stuffing: curl's SMTP upload does it.
 Result<ComposedEmail> compose_reply(const ReplyRequest& request);
+
+/// The ids a reply's References hold before bounding, without brackets: the parent's
+/// References (else its In-Reply-To), then the parent's Message-ID. Invalid ids are skipped.
+std::vector<std::string> reply_references(const ReplyRequest& request);
 
 /// "Re: " + subject, unless subject already starts with a reply prefix (Re, RE, Aw, Sv, Antw,
 /// "Re[2]", any case, followed by ':'); blanks around it trimmed.

@@ -259,6 +259,26 @@ TEST_CASE("long lines and long headers stay within 998 bytes", "[compose][lines]
   CHECK(p.to.size() == 61);
 }
 
+TEST_CASE("a parent without References: its In-Reply-To keeps the thread root", "[compose][thread]") {
+  // Found by the fuzzer: the reply's thread key moved from the root to the parent.
+  auto parent = parse_message(
+      "From: a@example.com\r\nMessage-ID: <p2@x>\r\nIn-Reply-To: <p1@x>\r\n\r\nbody\r\n", {}, now);
+  REQUIRE(parent.ok());
+  ReplyRequest r = request();
+  r.parent_message_id = parent->message_id;
+  r.parent_references = parent->references;
+  r.parent_in_reply_to = parent->in_reply_to;
+  CHECK(reply_references(r) == std::vector<std::string>{"p1@x", "p2@x"});
+  ParsedEmail back = reparse(compose(r));
+  CHECK(back.references == std::vector<std::string>{"p1@x", "p2@x"});
+  CHECK(back.thread_key == parent->thread_key);
+  // References win over In-Reply-To when both are there.
+  r.parent_references = {"<root@x>"};
+  CHECK(reply_references(r) == std::vector<std::string>{"root@x", "p2@x"});
+  r.parent_in_reply_to = "x\r\nBcc: a@b";
+  CHECK(compose_error(r).starts_with("parent_in_reply_to: contains CR"));
+}
+
 TEST_CASE("rfc5322_date formats UTC", "[compose][date]") {
   CHECK(rfc5322_date(0) == "Thu, 01 Jan 1970 00:00:00 +0000");
   CHECK(rfc5322_date(1796110800999) == "Tue, 01 Dec 2026 07:40:00 +0000");
