@@ -349,19 +349,29 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
       t.body_too_large = true;
       return 0;  // CURLE_WRITE_ERROR
     }
-    t.response.body.append(data, bytes);
+    try {
+      t.response.body.append(data, bytes);
+    } catch (...) {  // out of memory: never throw through curl
+      return 0;
+    }
     return bytes;
   }
 
   static size_t on_header(char* data, size_t size, size_t count, void* user) {
-    auto& t = *static_cast<Transfer*>(user);
-    const size_t bytes = size * count;
+    try {
+      return store_header(*static_cast<Transfer*>(user), std::string_view(data, size * count));
+    } catch (...) {  // out of memory: never throw through curl
+      return 0;
+    }
+  }
+
+  static size_t store_header(Transfer& t, std::string_view line) {
+    const size_t bytes = line.size();
     t.header_bytes += bytes;
     if (t.header_bytes > kMaxHeaderBytes) {
       t.headers_too_large = true;
       return 0;
     }
-    std::string_view line(data, bytes);
     if (line.substr(0, 5) == "HTTP/") {
       t.response.headers.clear();  // a new response (after 100 Continue, or a proxy's CONNECT reply)
       return bytes;
@@ -438,20 +448,28 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
     const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
     if (fd < 0) return CURL_SOCKET_BAD;
-    if (auto stale = self.watches_.find(fd); stale != self.watches_.end()) {
-      self.forget(*stale->second);  // curl closed one of its own fds without telling us
-      self.watches_.erase(stale);
-    }
-    auto watch = std::make_shared<Watch>(self.io_);
-    boost::system::error_code ec;
-    watch->descriptor.assign(fd, ec);
-    if (ec) {
+    try {
+      if (auto stale = self.watches_.find(fd); stale != self.watches_.end()) {
+        // curl closed a descriptor without telling us and the number came back: release the
+        // old registration without closing (the number is the new socket's now).
+        stale->second->owned = false;
+        self.forget(*stale->second);
+        self.watches_.erase(stale);
+      }
+      auto watch = std::make_shared<Watch>(self.io_);
+      boost::system::error_code ec;
+      watch->descriptor.assign(fd, ec);
+      if (ec) {
+        ::close(fd);
+        return CURL_SOCKET_BAD;
+      }
+      watch->owned = true;
+      self.watches_.emplace(fd, std::move(watch));
+      return fd;
+    } catch (...) {  // out of memory: never throw through curl
       ::close(fd);
       return CURL_SOCKET_BAD;
     }
-    watch->owned = true;
-    self.watches_.emplace(fd, std::move(watch));
-    return fd;
   }
 
   static int close_socket(void* user, curl_socket_t fd) {
@@ -480,7 +498,15 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   }
 
   static int on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
-    auto& self = *static_cast<Impl*>(user);
+    try {
+      return static_cast<Impl*>(user)->watch_socket(fd, what);
+    } catch (...) {  // out of memory: never throw through curl
+      return -1;
+    }
+  }
+
+  int watch_socket(curl_socket_t fd, int what) {
+    Impl& self = *this;
     auto found = self.watches_.find(fd);
     if (what == CURL_POLL_REMOVE) {
       if (found == self.watches_.end()) return 0;
@@ -561,19 +587,23 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
 
   static int on_timer(CURLM*, long timeout_ms, void* user) {
     auto& self = *static_cast<Impl*>(user);
-    if (timeout_ms < 0) {
-      self.timer_.cancel();
+    try {
+      if (timeout_ms < 0) {
+        self.timer_.cancel();
+        return 0;
+      }
+      // Never call curl_multi_socket_action from inside a curl callback: even 0 goes via the loop.
+      self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+      self.timer_.async_wait([weak = self.weak_from_this()](boost::system::error_code ec) {
+        if (ec == asio::error::operation_aborted) return;
+        auto impl = weak.lock();
+        if (!impl || impl->multi_ == nullptr) return;
+        impl->socket_action(CURL_SOCKET_TIMEOUT, 0);
+      });
       return 0;
+    } catch (...) {  // never throw through curl
+      return -1;
     }
-    // Never call curl_multi_socket_action from inside a curl callback: even 0 goes via the loop.
-    self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    self.timer_.async_wait([weak = self.weak_from_this()](boost::system::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      auto impl = weak.lock();
-      if (!impl || impl->multi_ == nullptr) return;
-      impl->socket_action(CURL_SOCKET_TIMEOUT, 0);
-    });
-    return 0;
   }
 
   void socket_action(curl_socket_t fd, int flags) {

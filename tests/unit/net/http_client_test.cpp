@@ -584,3 +584,22 @@ TEST_CASE("errors never show URL userinfo or the basic auth password", "[net]") 
   CHECK(response.error.find("alice") == std::string::npos);
   CHECK(response.error.find("hunter2") == std::string::npos);
 }
+
+TEST_CASE("host names go through curl's resolver off the io thread", "[net]") {
+  asio::io_context io;
+  TestServer server(io);
+  HttpClient client(io);
+
+  const std::string port = server.url("").substr(std::string("http://127.0.0.1:").size());
+  const HttpResponse response = fetch(io, client, make_request("http://localhost:" + port + "/echo", "GET"));
+  INFO(response.error);
+  CHECK(response.status == 200);
+
+  HttpRequest unknown = make_request("http://no-such-host.invalid/");
+  unknown.connect_timeout = 3s;
+  const HttpResponse missing = fetch(io, client, unknown);
+  INFO(missing.error);
+  CHECK(!missing.ok());
+  CHECK(missing.connect_failed);
+  CHECK(missing.status == 0);
+}
