@@ -52,8 +52,8 @@ std::string response_head(int status, const std::string& extra, std::size_t leng
 }
 
 /// Paths: /echo (200, body "<method> <body>", X-Reply: yes), /status/<n>, /slow/<ms>, /hang (reads,
-/// never answers), /close (closes without answering), /big (1 MiB, Content-Length),
-/// /big-chunked (1 MiB, chunked). Keeps connections alive between requests.
+/// never answers), /close (closes without answering), /many-headers (90 KB of headers),
+/// /big (1 MiB, Content-Length), /big-chunked (1 MiB, chunked). Keeps connections alive between requests.
 class TestServer {
  public:
   explicit TestServer(asio::io_context& io, bool tls = false, const char* address = "127.0.0.1")
@@ -173,6 +173,10 @@ class TestServer {
         --active;
         socket->close(ec);
         co_return;
+      } else if (target == "/many-headers") {
+        std::string extra;
+        for (int i = 0; i < 1000; ++i) extra += "X-Filler-" + std::to_string(i) + ": " + std::string(80, 'h') + "\r\n";
+        reply = response_head(200, extra, 2) + "ok";
       } else if (target == "/big") {
         reply = response_head(200, "", 1 << 20) + std::string(1 << 20, 'x');
       } else if (target == "/big-chunked") {
@@ -352,7 +356,7 @@ TEST_CASE("a connection closed before any response is an error, not connect_fail
   CHECK(!response.timed_out);
 }
 
-TEST_CASE("a response body over max_response_bytes aborts the transfer", "[net]") {
+TEST_CASE("a body over max_response_bytes or over 64 KiB of headers aborts the transfer", "[net]") {
   asio::io_context io;
   TestServer server(io);
   HttpClient client(io);
@@ -366,6 +370,10 @@ TEST_CASE("a response body over max_response_bytes aborts the transfer", "[net]"
     CHECK(response.error == "response body larger than 65536 bytes");
     CHECK(response.body.empty());
   }
+  const HttpResponse headers = fetch(io, client, make_request(server.url("/many-headers"), "GET"));
+  CHECK(headers.error == "response headers larger than 65536 bytes");
+  CHECK(headers.headers.size() < 1000);
+
   HttpRequest enough = make_request(server.url("/big"), "GET");
   enough.max_response_bytes = 1 << 20;
   const HttpResponse whole = fetch(io, client, enough);
