@@ -23,6 +23,7 @@
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/metrics/metrics.hpp"
+#include "daemon/outbox/webhook_dispatcher.hpp"
 #include "daemon/reload_plan.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/util/blocking_pool.hpp"
@@ -85,6 +86,7 @@ struct Service::Impl {
   std::string listening;
   std::shared_ptr<api::ApiState> api_state;
   std::unique_ptr<agents::AgentHub> hub;
+  std::unique_ptr<outbox::WebhookDispatcher> webhooks;
   std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<asio::steady_timer> watchdog;
   std::unique_ptr<asio::steady_timer> hard_deadline;
@@ -235,7 +237,15 @@ struct Service::Impl {
     if (store) {
       if (!hub) hub = std::make_unique<agents::AgentHub>(io, *store, metrics);
       hub->configure(config);
+      if (!webhooks) webhooks = std::make_unique<outbox::WebhookDispatcher>(io, *store, metrics);
+      if (!stopping) webhooks->configure(config);
       api_state = api::make_api_state(config, *store, metrics);
+      api::set_outbox_listener(*api_state, [dispatcher = webhooks.get()] { dispatcher->kick(); });
+      hub->set_pop_listener([state = api_state](const std::string& agent_id, const nlohmann::json& pop) {
+        if (!api::record_pop_delivered(state, agent_id, pop)) {
+          log::warning("webhooks", "write queue full: pop.delivered for ", agent_id, " not recorded");
+        }
+      });
       api::set_commit_listener(*api_state, [hub = hub.get()](const timeline::Interaction& in,
                                                              const timeline::IngestOutcome& outcome,
                                                              std::chrono::steady_clock::time_point at) {
@@ -494,6 +504,7 @@ struct Service::Impl {
       io.stop();
     });
     if (hub) hub->stop();
+    if (webhooks) webhooks->stop();
     http.stop([this] {
       std::vector<std::string> names;
       for (const auto& [name, rc] : running) names.push_back(name);

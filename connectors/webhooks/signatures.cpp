@@ -1,5 +1,7 @@
 #include "connectors/webhooks/signatures.hpp"
 
+#include "daemon/util/hmac.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -95,10 +97,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
-  std::string mac = hmac_raw(EVP_sha256(), key, data);
-  return to_hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
-}
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) { return util::hmac_sha256_hex(key, data); }
 
 std::string hmac_sha1_base64(std::string_view key, std::string_view data) {
   return base64_encode(hmac_raw(EVP_sha1(), key, data));

@@ -68,6 +68,7 @@ struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<const config::Config> config;
   std::unique_ptr<api::TokenAuthority> authority;
   std::unique_ptr<screenpop::Directory> directory;
+  AgentHub::PopListener pop_listener;
   std::unique_ptr<screenpop::PopBook> book;
   std::map<std::string, std::set<AgentConnection*>> connections;  // agent id -> its connections
   std::map<std::string, Presence> presence;                        // connected agents only
@@ -282,6 +283,9 @@ void AgentHub::Impl::deliver(const std::vector<screenpop::Outgoing>& outgoing,
       sent = c->send_frame(std::move(frame)) || sent;
     }
     if (sent) pops_counter(channel, type == "pop.ringing" ? "ringing" : type == "pop.ended" ? "ended" : "updated").inc();
+    if (sent && measure && type == "pop.ringing" && pop_listener) {
+      if (auto pop = out.message.find("pop"); pop != out.message.end()) pop_listener(out.agent_id, *pop);
+    }
   }
 }
 
@@ -470,6 +474,8 @@ bool AgentHub::send_to_agent(const std::string& agent_id, std::string text) {
   }
   return sent;
 }
+
+void AgentHub::set_pop_listener(PopListener listener) { impl_->pop_listener = std::move(listener); }
 
 void AgentHub::stop() {
   impl_->stopped = true;

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "daemon/config/config.hpp"
 #include "daemon/http/websocket.hpp"
@@ -44,6 +48,11 @@ class AgentHub {
   /// Sends one protocol message (JSON text) to every connection of `agent_id`; false when the
   /// agent has none. io thread.
   bool send_to_agent(const std::string& agent_id, std::string text);
+
+  /// Called on the io thread when a new pop (pop.ringing) was handed to at least one connection
+  /// of `agent_id`, with the pop object sent (for the pop.delivered webhook event).
+  using PopListener = std::function<void(const std::string& agent_id, const nlohmann::json& pop)>;
+  void set_pop_listener(PopListener listener);
 
   /// Stops the expiry timer (the HTTP server closes the sockets with 1001).
   void stop();

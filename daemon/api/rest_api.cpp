@@ -18,6 +18,7 @@
 #include "daemon/timeline/ingest.hpp"
 #include "daemon/timeline/queries.hpp"
 #include "daemon/timeline/retention.hpp"
+#include "daemon/outbox/webhook_outbox.hpp"
 #include "daemon/util/log.hpp"
 
 namespace omnitrail::api {
@@ -36,6 +37,7 @@ struct ApiState {
   timeline::IngestSettings ingest;
   CommitListener on_committed;
   CallPlacer place_call;
+  std::function<void()> on_outbox;  // webhook rows may have been committed (any thread)
 
   explicit ApiState(const config::Config& c) : authority(c) {}
 };
@@ -81,8 +83,9 @@ void write_json(const std::shared_ptr<ApiState>& state, Respond respond, int sta
                 std::function<Response(const json&)> to_response = {}) {
   auto shared_respond = std::make_shared<Respond>(std::move(respond));
   bool queued = state->store->submit_write<json>(
-      std::move(job), [shared_respond, status, to_response = std::move(to_response)](store::Result<json> r) {
+      std::move(job), [state, shared_respond, status, to_response = std::move(to_response)](store::Result<json> r) {
         if (!r.ok()) return (*shared_respond)(from_status(r.status()));
+        if (state->on_outbox && !state->config->webhooks.empty()) state->on_outbox();
         (*shared_respond)(to_response ? to_response(*r) : Response::json(status, dump(*r)));
       });
   if (!queued) (*shared_respond)(busy());
@@ -95,6 +98,12 @@ void read_json(const std::shared_ptr<ApiState>& state, Respond respond, std::fun
     (*shared_respond)(Response::json(200, dump(*r)));
   });
   if (!queued) (*shared_respond)(busy());
+}
+
+// Records webhook events inside the caller's write job (same transaction as the change).
+void record_events(const ApiState& state, store::WriteContext& w, const std::vector<outbox::WebhookEvent>& events) {
+  if (state.config->webhooks.empty()) return;
+  outbox::record_webhook_events(w, state.config->webhooks, events, now_ms());
 }
 
 enum class Role { agent, admin };
@@ -248,8 +257,9 @@ void add_customer_routes(http::Router& router, const std::shared_ptr<ApiState>& 
   router.add("DELETE", "/api/v1/customers/{id}", guarded(s, Role::admin, [s](Request&& req, Respond respond, const Principal& who) {
     auto id = req.params.at("id");
     auto actor = actor_of(who);
-    write_json(s, std::move(respond), 200, [id, actor](store::WriteContext& w) {
+    write_json(s, std::move(respond), 200, [s, id, actor](store::WriteContext& w) {
       timeline::erase_customer(w, id, actor, now_ms());
+      record_events(*s, w, {outbox::erased_event(id, now_ms())});
       return json{{"erased", id}};
     });
   }));
@@ -356,8 +366,12 @@ void add_customer_routes(http::Router& router, const std::shared_ptr<ApiState>& 
     auto merged = (*body)["merge_id"].get<std::string>();
     auto actor = actor_of(who);
     auto options = view_options(*s);
-    write_json(s, std::move(respond), 200, [survivor, merged, actor, options](store::WriteContext& w) {
+    write_json(s, std::move(respond), 200, [s, survivor, merged, actor, options](store::WriteContext& w) {
       auto merge_id = timeline::merge_customers(w, survivor, merged, actor, options.now_ms);
+      if (!s->config->webhooks.empty()) {
+        auto [survivor_id, merged_id] = outbox::merge_party_ids(w.db(), merge_id);
+        record_events(*s, w, {outbox::merged_event(merge_id, survivor_id, merged_id, actor.id, options.now_ms)});
+      }
       return json{{"merge", merge_id}, {"customer", timeline::customer_view(w.db(), survivor, options)}};
     });
   }));
@@ -366,8 +380,12 @@ void add_customer_routes(http::Router& router, const std::shared_ptr<ApiState>& 
     auto merge_id = id_param(req, "merge_id");
     if (merge_id == 0) return not_found(respond, "no such merge");
     auto actor = actor_of(who);
-    write_json(s, std::move(respond), 200, [merge_id, actor](store::WriteContext& w) {
+    write_json(s, std::move(respond), 200, [s, merge_id, actor](store::WriteContext& w) {
       timeline::unmerge(w, merge_id, actor, now_ms());
+      if (!s->config->webhooks.empty()) {
+        auto [survivor_id, restored_id] = outbox::merge_party_ids(w.db(), merge_id);
+        record_events(*s, w, {outbox::unmerged_event(merge_id, survivor_id, restored_id, actor.id, now_ms())});
+      }
       return json{{"reverted", merge_id}};
     });
   }));
@@ -392,14 +410,47 @@ void add_suggestion_routes(http::Router& router, const std::shared_ptr<ApiState>
                  auto id = id_param(req, "id");
                  if (id == 0) return not_found(respond, "no such suggestion");
                  auto actor = actor_of(who);
-                 write_json(s, std::move(respond), 200, [id, accept, actor](store::WriteContext& w) {
+                 write_json(s, std::move(respond), 200, [s, id, accept, actor](store::WriteContext& w) {
                    auto result = timeline::decide_suggestion(w, id, accept, actor, now_ms());
+                   if (result && !s->config->webhooks.empty()) {
+                     auto [survivor_id, merged_id] = outbox::merge_party_ids(w.db(), *result);
+                     record_events(*s, w, {outbox::merged_event(*result, survivor_id, merged_id, actor.id, now_ms())});
+                   }
                    json out{{"suggestion", id}, {"status", accept ? "accepted" : "rejected"}};
                    if (result) out["merge"] = *result;
                    return out;
                  });
                }));
   }
+}
+
+void add_webhook_routes(http::Router& router, const std::shared_ptr<ApiState>& s) {
+  router.add("GET", "/api/v1/webhooks/deliveries", guarded(s, Role::admin, [s](Request&& req, Respond respond, const Principal&) {
+    auto status = req.query_param("status");
+    if (!status.empty() && status != "pending" && status != "sent" && status != "failed" && status != "cancelled") {
+      return respond(Response::error(400, "invalid_argument", "status: must be pending, sent, failed or cancelled"));
+    }
+    auto webhook = req.query_param("webhook");
+    if (webhook.size() > 64) return respond(Response::error(400, "invalid_argument", "webhook: at most 64 bytes"));
+    int limit = 0;
+    if (!limit_param(req, respond, 50, 200, limit)) return;
+    long long cursor = 0;
+    if (auto text = req.query_param("cursor"); !text.empty() && !parse_int(text, 1, INT64_MAX, cursor)) {
+      return respond(Response::error(400, "invalid_argument", "cursor: must be a next_cursor value"));
+    }
+    read_json(s, std::move(respond), [status, webhook, limit, cursor](store::ReadContext& r) {
+      return outbox::list_webhook_deliveries(r.db(), status, webhook, limit, cursor);
+    });
+  }));
+  router.add("POST", "/api/v1/webhooks/deliveries/{id}/retry",
+             guarded(s, Role::admin, [s](Request&& req, Respond respond, const Principal&) {
+               auto id = id_param(req, "id");
+               if (id == 0) return not_found(respond, "no such webhook delivery");
+               write_json(s, std::move(respond), 200, [id](store::WriteContext& w) {
+                 outbox::retry_webhook_delivery(w, id, now_ms());
+                 return json{{"retried", id}, {"status", "pending"}};
+               });
+             }));
 }
 
 void add_interaction_routes(http::Router& router, const std::shared_ptr<ApiState>& s) {
@@ -526,6 +577,21 @@ void set_commit_listener(ApiState& state, CommitListener listener) { state.on_co
 
 void set_call_placer(ApiState& state, CallPlacer placer) { state.place_call = std::move(placer); }
 
+void set_outbox_listener(ApiState& state, std::function<void()> listener) { state.on_outbox = std::move(listener); }
+
+bool record_pop_delivered(const std::shared_ptr<ApiState>& s, const std::string& agent_id, const json& pop) {
+  if (s->config->webhooks.empty()) return true;
+  auto event = outbox::pop_delivered_event(agent_id, pop, now_ms());
+  bool wanted = false;
+  for (const auto& w : s->config->webhooks) wanted = wanted || outbox::wants(w, event);
+  if (!wanted) return true;
+  return s->store->submit_write(
+      [s, event](store::WriteContext& w) { record_events(*s, w, {event}); },
+      [s](store::Status status) {
+        if (status.ok() && s->on_outbox) s->on_outbox();
+      });
+}
+
 bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction interaction,
                   std::chrono::steady_clock::time_point received_at,
                   std::function<void(store::Result<timeline::IngestOutcome>)> done) {
@@ -536,10 +602,16 @@ bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction inte
                                          "Interactions received again (same source and external_id), by source.",
                                          {{"source", in->source}});
   return s->store->submit_write<timeline::IngestOutcome>(
-      [s, in](store::WriteContext& w) { return timeline::ingest(w, s->ingest, *in, now_ms()); },
+      [s, in](store::WriteContext& w) {
+        const auto now = now_ms();
+        auto outcome = timeline::ingest(w, s->ingest, *in, now);
+        if (!outcome.duplicate) record_events(*s, w, outbox::events_for_ingest(*in, outcome, now));
+        return outcome;
+      },
       [s, in, received_at, done = std::move(done), &ingested, &duplicates](store::Result<timeline::IngestOutcome> r) {
         if (r.ok()) {
           (r->duplicate ? duplicates : ingested).inc();
+          if (!r->duplicate && s->on_outbox && !s->config->webhooks.empty()) s->on_outbox();
           if (s->on_committed) s->on_committed(*in, *r, received_at);
         }
         if (done) done(std::move(r));
@@ -553,6 +625,7 @@ void add_routes(http::Router& router, std::shared_ptr<ApiState> state) {
   add_customer_routes(router, state);
   add_suggestion_routes(router, state);
   add_interaction_routes(router, state);
+  add_webhook_routes(router, state);
 }
 
 void run_retention(const std::shared_ptr<ApiState>& state, std::function<void(long long)> done) {

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "daemon/config/config.hpp"
 #include "daemon/http/router.hpp"
@@ -50,6 +53,15 @@ using CallPlacer = std::function<bool(const std::string& connector, const std::s
                                       const std::string& agent_id, const std::string& extension,
                                       const std::string& number)>;
 void set_call_placer(ApiState& state, CallPlacer placer);
+
+/// Called after a commit that may have added webhook rows to the outbox (on a store thread);
+/// the service kicks the webhook dispatcher here.
+void set_outbox_listener(ApiState& state, std::function<void()> listener);
+
+/// Records a pop.delivered webhook event for the webhooks that want it, as its own write job.
+/// Returns false when the write queue is full (the event is then not sent). Any thread.
+bool record_pop_delivered(const std::shared_ptr<ApiState>& state, const std::string& agent_id,
+                          const nlohmann::json& pop);
 
 /// Registers every /api/v1 route on `router`.
 void add_routes(http::Router& router, std::shared_ptr<ApiState> state);

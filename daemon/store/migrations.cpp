@@ -289,9 +289,24 @@ CREATE INDEX interactions_conversation ON interactions(conversation_id, occurred
 CREATE INDEX interactions_channel_time ON interactions(channel, occurred_at);
 )sql";
 
-constexpr std::array<Migration, 2> all_migrations{{
+// Migration 3 (outbound webhooks, issue #9): an outbox row names its target (the webhook) and the
+// key its deliveries are ordered by (the customer's public id, which survives erasure of the row
+// the customer_id column points at), and records the outcome of the last attempt.
+constexpr std::string_view schema_v3 = R"sql(
+ALTER TABLE outbox ADD COLUMN target TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN last_http_status INTEGER;
+ALTER TABLE outbox ADD COLUMN done_at INTEGER;
+-- Head of each (kind, target, order_key) queue: the oldest pending row.
+CREATE INDEX outbox_queue ON outbox(kind, target, order_key, id) WHERE status = 'pending';
+-- Listing and pruning by state.
+CREATE INDEX outbox_state ON outbox(kind, status, id);
+)sql";
+
+constexpr std::array<Migration, 3> all_migrations{{
     {1, "initial schema", schema_v1},
     {2, "timeline write side: links, restorable merges, identifier suggestions, notes", schema_v2},
+    {3, "outbound webhooks: outbox targets, ordering keys, attempt outcomes", schema_v3},
 }};
 
 bool table_exists(Database& db, std::string_view name) {
