@@ -1,6 +1,7 @@
 #include "connectors/imap_smtp/email_message.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -438,7 +439,9 @@ std::string thread_key(const std::vector<std::string>& references, std::string_v
   return normalize_message_id(message_id);
 }
 
-Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limits, std::int64_t received_at_ms) {
+namespace {
+
+Result<ParsedEmail> parse_unchecked(std::string_view raw, const ParseLimits& limits, std::int64_t received_at_ms) {
   if (raw.size() > limits.max_message_bytes) {
     return Result<ParsedEmail>::failure("message is " + std::to_string(raw.size()) + " bytes, over the limit of " +
                                         std::to_string(limits.max_message_bytes) + " bytes");
@@ -550,6 +553,18 @@ Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limit
   walker.walk(g_mime_message_get_mime_part(message.get()), 0, true);
   walker.finish();
   return email;
+}
+
+}  // namespace
+
+Result<ParsedEmail> parse_message(std::string_view raw, const ParseLimits& limits, std::int64_t received_at_ms) {
+  // The parts here throw only std::bad_alloc (and GMime aborts on its own allocation failures);
+  // a caller still gets a Result, never an exception (style: parsers of untrusted bytes).
+  try {
+    return parse_unchecked(raw, limits, received_at_ms);
+  } catch (const std::exception& e) {
+    return Result<ParsedEmail>::failure(std::string("internal error: ") + e.what());
+  }
 }
 
 }  // namespace omnitrail::connectors::imap_smtp

@@ -1,6 +1,7 @@
 #include "connectors/imap_smtp/reply_composer.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <array>
 #include <ctime>
 #include <random>
@@ -327,7 +328,9 @@ std::string rfc5322_date(std::int64_t ms) {
   return buffer;
 }
 
-Result<ComposedEmail> compose_reply(const ReplyRequest& request) {
+namespace {
+
+Result<ComposedEmail> compose_unchecked(const ReplyRequest& request) {
   // Header injection and encoding checks first, naming the field only.
   struct Field {
     std::string name;
@@ -444,6 +447,18 @@ Result<ComposedEmail> compose_reply(const ReplyRequest& request) {
     out += quoted_printable(text);
   }
   return composed;
+}
+
+}  // namespace
+
+Result<ComposedEmail> compose_reply(const ReplyRequest& request) {
+  // The parts here throw only std::bad_alloc (and GMime aborts on its own allocation failures);
+  // a caller still gets a Result, never an exception (style: parsers of untrusted bytes).
+  try {
+    return compose_unchecked(request);
+  } catch (const std::exception& e) {
+    return Result<ComposedEmail>::failure(std::string("internal error: ") + e.what());
+  }
 }
 
 }  // namespace omnitrail::connectors::imap_smtp
