@@ -313,6 +313,11 @@ class BodyWalker {
     if (!attachment && text_type && (!named || !found_body())) {
       std::string charset = clean_address(g_mime_object_get_content_type_parameter(object, "charset"));
       std::string text = to_utf8(decoded_bytes(part), charset);
+      if (type == "text/plain" &&
+          lower(clean_address(g_mime_object_get_content_type_parameter(object, "format"))) == "flowed") {
+        bool delsp = lower(clean_address(g_mime_object_get_content_type_parameter(object, "delsp"))) == "yes";
+        text = unflow(text, delsp);
+      }
       (type == "text/plain" ? plain_ : html_).push_back(std::move(text));
       return;
     }

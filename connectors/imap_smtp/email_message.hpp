@@ -129,7 +129,7 @@ struct ParsedEmail {
 /// - Body: the first text/plain part that is not an attachment (several inline text/plain parts
 ///   of a multipart/mixed are joined with a blank line); in multipart/alternative the plain
 ///   alternative wins over the HTML one; otherwise text/html converted by html_to_text().
-///   Charsets as to_utf8(). Embedded message/rfc822 parts are attachments (a bounce's copy of
+///   Charsets as to_utf8(); format=flowed text is unflowed (RFC 3676). Embedded message/rfc822 parts are attachments (a bounce's copy of
 ///   the original never becomes the text).
 /// - A missing, empty or unusable Message-ID gets "<sha256 of the raw bytes, 32 hex>@
 ///   synthetic.omnitrail.invalid": the same bytes fetched again give the same id.

@@ -359,6 +359,38 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
   return repair_utf8(bytes);
 }
 
+std::string unflow(std::string_view text, bool delete_space) {
+  std::string out;
+  out.reserve(text.size());
+  bool joining = false;  // the previous line was flowed: this one continues it
+  std::size_t previous_depth = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    const bool last = end == std::string_view::npos;
+    if (last) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    std::size_t depth = 0;
+    while (depth < line.size() && line[depth] == '>') ++depth;
+    line.remove_prefix(depth);
+    if (!line.empty() && line.front() == ' ') line.remove_prefix(1);  // space-stuffing
+    const bool signature = line == "-- ";
+    const bool flowed = !signature && !line.empty() && line.back() == ' ';
+    if (joining && depth != previous_depth) out += '\n';  // a flowed line may not cross depths
+    if (!joining || depth != previous_depth) {
+      for (std::size_t k = 0; k < std::min<std::size_t>(depth, 8); ++k) out += '>';
+      if (depth > 0) out += ' ';
+    }
+    out += flowed && delete_space ? line.substr(0, line.size() - 1) : line;
+    joining = flowed;
+    previous_depth = depth;
+    if (last) break;
+    if (!flowed) out += '\n';
+  }
+  return out;
+}
+
 std::string html_to_text(std::string_view html, std::size_t max_bytes, bool& truncated) {
   TextBuilder out(max_bytes);
   int pre_depth = 0;

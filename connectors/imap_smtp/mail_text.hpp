@@ -27,6 +27,12 @@ std::string repair_utf8(std::string_view bytes);
 /// Never fails; the result is valid UTF-8 without NUL.
 std::string to_utf8(std::string_view bytes, std::string_view charset);
 
+/// Undoes RFC 3676 format=flowed (text with LF line endings): a line ending in a space is joined
+/// with the next line of the same quote depth (with `delete_space`, DelSp=yes, the space goes),
+/// space-stuffing is removed, quote markers are written back as "> " per level, and the
+/// signature separator "-- " is never joined.
+std::string unflow(std::string_view text, bool delete_space);
+
 /// Readable text from an HTML document or fragment (already UTF-8): tags removed; the content of
 /// script, style, head, title, template and noscript dropped; comments dropped; entities
 /// decoded (named ones of HTML 4 that mail uses, numeric decimal and hex; invalid code points

@@ -209,6 +209,18 @@ TEST_CASE("ISO-8859-1 and windows-1252 bodies become UTF-8; a wrong declaration 
   CHECK(utf16.text == "hi");
 }
 
+TEST_CASE("format=flowed bodies are unflowed; quotes still found", "[parse][flowed]") {
+  ParsedEmail e = parse(crlf(
+      "From: a@example.com\nMessage-ID: <ff@x>\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=no\n\n"
+      "Thanks for the quick \nanswer, it works.\n\nOn Mon, Bob wrote:\n> Please try \n> again.\n"));
+  CHECK(e.text == "Thanks for the quick answer, it works.\n\nOn Mon, Bob wrote:\n> Please try again.");
+  REQUIRE(e.quoted_from_offset);
+  CHECK(e.text.substr(0, *e.quoted_from_offset) == "Thanks for the quick answer, it works.\n\n");
+  // Without format=flowed, trailing spaces are just spaces.
+  ParsedEmail fixed = parse(crlf("From: a@example.com\nMessage-ID: <fx@x>\n\nkeep \nlines\n"));
+  CHECK(fixed.text == "keep \nlines");
+}
+
 TEST_CASE("HTML-only message becomes readable text", "[parse][html]") {
   ParsedEmail e = parse(crlf(
       "From: a@example.com\nMessage-ID: <h@x>\nContent-Type: text/html; charset=\"iso-8859-1\"\n"

@@ -147,6 +147,20 @@ TEST_CASE("quoted_offset finds the trailing quote, not interleaved answers", "[t
   CHECK_FALSE(quoted_offset(""));
 }
 
+TEST_CASE("unflow joins RFC 3676 flowed lines and keeps fixed ones", "[text][flowed]") {
+  CHECK(unflow("This is a long \nparagraph that \nflows.\nFixed line.\n", false) ==
+        "This is a long paragraph that flows.\nFixed line.\n");
+  CHECK(unflow("Del\nSp \nyes\n", true) == "Del\nSpyes\n");
+  // Quote depths: a flowed line never joins a line of another depth; markers normalised.
+  CHECK(unflow(">> deep \n>> quote\n> shallow \nnew text\n", false) == ">> deep quote\n> shallow \nnew text\n");
+  CHECK(unflow(">> deep \n>> quote\n", false) == ">> deep quote\n");
+  CHECK(unflow("> a \nb\n", false) == "> a \nb\n");
+  // Space-stuffing removed; the signature separator is not a flowed line.
+  CHECK(unflow("  From here\n-- \nAlice\n", false) == " From here\n-- \nAlice\n");
+  CHECK(unflow("", false).empty());
+  CHECK(unflow("no newline at end ", false) == "no newline at end ");
+}
+
 TEST_CASE("normalize_message_id strips brackets and blanks, keeps case, refuses junk", "[text][ids]") {
   CHECK(normalize_message_id("<abc.123@Example.COM>") == "abc.123@Example.COM");
   CHECK(normalize_message_id("  abc@x  ") == "abc@x");
