@@ -320,17 +320,17 @@ void AgentHub::Impl::route(const timeline::Interaction& in, const timeline::Inge
   switch (kind) {
     case screenpop::TriggerKind::ring: {
       auto targets = directory->targets(t, [this](const std::string& agent) { return presence_of(agent); });
-      outgoing = book->on_trigger(t, targets, view, now);
+      outgoing = book->on_trigger(t, targets, std::move(view), now);
       break;
     }
     case screenpop::TriggerKind::answer:
-      outgoing = book->on_answered(t, view, now);
+      outgoing = book->on_answered(t, std::move(view), now);
       break;
     case screenpop::TriggerKind::end:
       outgoing = book->on_ended(t, now);
       break;
     case screenpop::TriggerKind::update:
-      outgoing = book->on_trigger(t, {}, view, now);
+      outgoing = book->on_trigger(t, {}, std::move(view), now);
       break;
     case screenpop::TriggerKind::none:
       return;

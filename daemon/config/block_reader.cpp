@@ -1,5 +1,6 @@
 #include "daemon/config/block_reader.hpp"
 
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,7 +148,11 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
     error = quote(path) + " is empty; write the secret into it";
     return std::nullopt;
   }
-  return content;
+  // A copy of exactly the secret's size: `content` still owns its 64 KiB read buffer, which
+  // every configured token would otherwise keep for the life of the config. Wiped before freeing.
+  std::string secret(content);
+  OPENSSL_cleanse(content.data(), content.size());
+  return secret;
 }
 
 bool parse_integer(std::string_view text, std::int64_t& value) {

@@ -466,6 +466,9 @@ class WsConnection : public WebSocket, public WebSocketBase, public std::enable_
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(bhttp::field::server, server_name); }));
     ws_.read_message_max(options_.max_message_bytes);
+    // One frame per message: a pop with history is ~6 KB and would otherwise go out in 4 KiB
+    // fragments (more syscalls, and clients that mishandle continuation frames lose it).
+    ws_.auto_fragment(false);
     co_await ws_.async_accept(request, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       log::debug("websocket", "handshake with ", remote_, " failed: ", ec.message());

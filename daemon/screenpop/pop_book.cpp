@@ -68,6 +68,18 @@ PopBook::PopBook(std::size_t max_pops, std::chrono::milliseconds ring_timeout)
       ring_timeout_ms_(std::max<std::int64_t>(ring_timeout.count(), 0)),
       id_salt_((static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
+// One message for several agents: copies for all but the last, which takes it (a pop usually
+// goes to one agent, and its customer view is the bulk of the message).
+static void append_for(const std::vector<std::string>& agents, json msg, std::vector<Outgoing>& out) {
+  for (std::size_t i = 0; i < agents.size(); ++i) {
+    if (i + 1 == agents.size()) {
+      out.push_back({agents[i], std::move(msg)});
+    } else {
+      out.push_back({agents[i], msg});
+    }
+  }
+}
+
 json PopBook::message(std::string_view type, json pop) {
   return json{{"type", type}, {"pop", std::move(pop)}};
 }
@@ -91,7 +103,7 @@ json PopBook::to_json(const Pop& pop) {
               {"links", std::move(links)}};
 }
 
-PopBook::Pop& PopBook::create(const std::string& key, const Trigger& t, const json& customer_view,
+PopBook::Pop& PopBook::create(const std::string& key, const Trigger& t, json customer_view,
                               std::int64_t now_ms, std::vector<Outgoing>& out) {
   while (pops_.size() >= max_pops_ && !by_age_.empty()) {
     finish(by_age_.begin()->second, "timeout", now_ms, out);
@@ -103,18 +115,18 @@ PopBook::Pop& PopBook::create(const std::string& key, const Trigger& t, const js
   pop.created_ms = now_ms;
   pop.updated_ms = now_ms;
   pop.trigger = trigger_json(t);
-  pop.customer_view = customer_view.is_null() ? json::object() : customer_view;
+  pop.customer_view = customer_view.is_null() ? json::object() : std::move(customer_view);
   by_age_.emplace(AgeKey{pop.updated_ms, pop.sequence}, key);
   by_id_.emplace(pop.id, key);
   return pops_.emplace(key, std::move(pop)).first->second;
 }
 
-void PopBook::touch(Pop& pop, const Trigger& t, const json& customer_view, std::int64_t now_ms) {
+void PopBook::touch(Pop& pop, const Trigger& t, json customer_view, std::int64_t now_ms) {
   by_age_.erase(AgeKey{pop.updated_ms, pop.sequence});
   pop.updated_ms = now_ms;
   by_age_.emplace(AgeKey{pop.updated_ms, pop.sequence}, pop_key(t));
   pop.trigger = trigger_json(t);
-  if (!customer_view.is_null()) pop.customer_view = customer_view;
+  if (!customer_view.is_null()) pop.customer_view = std::move(customer_view);
 }
 
 void PopBook::finish(const std::string& key, std::string_view end_reason, std::int64_t now_ms,
@@ -135,7 +147,7 @@ void PopBook::finish(const std::string& key, std::string_view end_reason, std::i
 }
 
 std::vector<Outgoing> PopBook::on_trigger(const Trigger& t, const std::vector<std::string>& targets,
-                                          const json& customer_view, std::int64_t now_ms) {
+                                          json customer_view, std::int64_t now_ms) {
   std::vector<Outgoing> out;
   const std::string& key = pop_key(t);
   if (key.empty()) return out;
@@ -143,12 +155,12 @@ std::vector<Outgoing> PopBook::on_trigger(const Trigger& t, const std::vector<st
   auto it = pops_.find(key);
   if (it == pops_.end()) {
     if (!ring || targets.empty()) return out;
-    Pop& pop = create(key, t, customer_view, now_ms, out);
+    Pop& pop = create(key, t, std::move(customer_view), now_ms, out);
     for (const auto& agent : targets) {
       if (std::find(pop.agents.begin(), pop.agents.end(), agent) == pop.agents.end()) pop.agents.push_back(agent);
     }
-    const json msg = message("pop.ringing", to_json(pop));
-    for (const auto& agent : pop.agents) out.push_back({agent, msg});
+    json msg = message("pop.ringing", to_json(pop));
+    append_for(pop.agents, std::move(msg), out);
     return out;
   }
 
@@ -160,7 +172,7 @@ std::vector<Outgoing> PopBook::on_trigger(const Trigger& t, const std::vector<st
       if (!holds && std::find(joining.begin(), joining.end(), agent) == joining.end()) joining.push_back(agent);
     }
   }
-  touch(pop, t, customer_view, now_ms);
+  touch(pop, t, std::move(customer_view), now_ms);
   if (!joining.empty()) pop.state = State::ringing;
   const json updated = message("pop.updated", to_json(pop));
   for (const auto& agent : pop.agents) out.push_back({agent, updated});
@@ -174,7 +186,7 @@ std::vector<Outgoing> PopBook::on_trigger(const Trigger& t, const std::vector<st
   return out;
 }
 
-std::vector<Outgoing> PopBook::on_answered(const Trigger& t, const json& customer_view, std::int64_t now_ms) {
+std::vector<Outgoing> PopBook::on_answered(const Trigger& t, json customer_view, std::int64_t now_ms) {
   std::vector<Outgoing> out;
   const std::string& key = pop_key(t);
   if (key.empty()) return out;
@@ -183,7 +195,7 @@ std::vector<Outgoing> PopBook::on_answered(const Trigger& t, const json& custome
     // Answered with no pop (it timed out while ringing, the daemon restarted, or the peer
     // reports no ringing): the answering agent still gets the customer.
     if (t.agent.empty()) return out;
-    Pop& pop = create(key, t, customer_view, now_ms, out);
+    Pop& pop = create(key, t, std::move(customer_view), now_ms, out);
     pop.state = State::answered;
     pop.answered_by = t.agent;
     pop.agents.push_back(t.agent);
@@ -192,10 +204,9 @@ std::vector<Outgoing> PopBook::on_answered(const Trigger& t, const json& custome
   }
 
   Pop& pop = it->second;
-  touch(pop, t, customer_view, now_ms);
+  touch(pop, t, std::move(customer_view), now_ms);
   if (t.agent.empty()) {
-    const json updated = message("pop.updated", to_json(pop));
-    for (const auto& agent : pop.agents) out.push_back({agent, updated});
+    append_for(pop.agents, message("pop.updated", to_json(pop)), out);
     return out;
   }
   pop.state = State::answered;

@@ -63,13 +63,13 @@ class PopBook {
   ///    `targets`: an update of a call in progress never pops the queue.
   /// `customer_view` is kept as is; the pop's `links` are customer_view["links"] (or {}).
   std::vector<Outgoing> on_trigger(const Trigger& t, const std::vector<std::string>& targets,
-                                   const nlohmann::json& customer_view, std::int64_t now_ms);
+                                   nlohmann::json customer_view, std::int64_t now_ms);
 
   /// `t.agent` answered: the pop becomes `answered` with answered_by = t.agent; pop.updated to
   /// that agent (who joins if not a holder, and gets a new `answered` pop if there was none),
   /// then pop.ended "answered_elsewhere" to every other holder, who are removed.
   /// An answer without `t.agent` only updates the pop (pop.updated to its holders).
-  std::vector<Outgoing> on_answered(const Trigger& t, const nlohmann::json& customer_view,
+  std::vector<Outgoing> on_answered(const Trigger& t, nlohmann::json customer_view,
                                     std::int64_t now_ms);
 
   /// The conversation ended: pop.ended "ended" to every holder; the pop is forgotten.
@@ -107,9 +107,9 @@ class PopBook {
   };
   using AgeKey = std::pair<std::int64_t, std::uint64_t>;  // (updated_ms, sequence)
 
-  Pop& create(const std::string& key, const Trigger& t, const nlohmann::json& customer_view,
+  Pop& create(const std::string& key, const Trigger& t, nlohmann::json customer_view,
               std::int64_t now_ms, std::vector<Outgoing>& out);
-  void touch(Pop& pop, const Trigger& t, const nlohmann::json& customer_view, std::int64_t now_ms);
+  void touch(Pop& pop, const Trigger& t, nlohmann::json customer_view, std::int64_t now_ms);
   void finish(const std::string& key, std::string_view end_reason, std::int64_t now_ms,
               std::vector<Outgoing>& out);
   static nlohmann::json to_json(const Pop& pop);

@@ -351,14 +351,15 @@ bool Database::in_transaction() const noexcept { return sqlite3_get_autocommit(d
 // ---- Transaction / Savepoint ----------------------------------------------------------------
 
 Transaction::Transaction(Database& db, Kind kind) : db_(db) {
-  db_.exec(kind == Kind::immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  // Prepared once per connection: every ingest and every view opens a transaction.
+  db_.cached(kind == Kind::immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").run();
 }
 
 Transaction::~Transaction() { rollback(); }
 
 void Transaction::commit() {
   if (!open_) throw StoreError(StatusCode::invalid_argument, "commit() on a closed transaction");
-  db_.exec("COMMIT");
+  db_.cached("COMMIT").run();
   open_ = false;
 }
 

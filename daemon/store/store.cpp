@@ -171,7 +171,7 @@ void Store::Impl::run_batch(std::vector<WriteItem>& batch) {
       Status& status = results[i];
       bool poisoned = false;
       try {
-        db.exec("SAVEPOINT omnitrail_job");
+        db.cached("SAVEPOINT omnitrail_job").run();  // prepared once: one per write job
       } catch (const StoreError& error) {
         status = error.status();
         poisoned = true;
@@ -182,7 +182,7 @@ void Store::Impl::run_batch(std::vector<WriteItem>& batch) {
         db.reset_cached();
         if (status.ok()) {
           try {
-            db.exec("RELEASE omnitrail_job");
+            db.cached("RELEASE omnitrail_job").run();
           } catch (const StoreError& error) {
             status = error.status();
           }
