@@ -1,6 +1,13 @@
 // Writer thread with group commit, reader pool, bounded queues; see store.hpp.
 #include "daemon/store/store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -79,6 +86,15 @@ struct Store::Impl {
 
   std::thread writer;
   std::vector<std::thread> readers;
+
+  // flock() on `<path>.lock`, held while the store is open: a second omnitraild on the same
+  // database would run the same connectors and deliver the same webhooks twice.
+  int lock_fd = -1;
+  void unlock() noexcept {
+    if (lock_fd >= 0) ::close(lock_fd);  // closing releases the flock
+    lock_fd = -1;
+  }
+  ~Impl() { unlock(); }
 
   std::mutex stop_mutex;
   bool stopped = false;
@@ -282,6 +298,22 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   try {
     store->impl_ = std::make_unique<Impl>(store->options_, store->stats_);
     Impl& impl = *store->impl_;
+    const std::string lock_path = options.path + ".lock";
+    impl.lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (impl.lock_fd < 0) {
+      return Status(StatusCode::io_error, "cannot open store '" + options.path + "': cannot create its lock file '" +
+                                              lock_path + "': " + std::strerror(errno));
+    }
+    if (::flock(impl.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      if (error == EWOULDBLOCK) {
+        return Status(StatusCode::busy, "cannot open store '" + options.path +
+                                            "': another omnitraild (or tool) holds its lock '" + lock_path +
+                                            "'; stop it first, or point storage.sqlite_path at another file");
+      }
+      return Status(StatusCode::io_error, "cannot open store '" + options.path + "': cannot lock '" + lock_path +
+                                              "': " + std::strerror(error));
+    }
     impl.writer_db = Database::open(
         options.path, {ConnectionOptions::Mode::read_write_create, options.busy_timeout});
     impl.writer_db.configure_writer(options.synchronous);
@@ -371,6 +403,7 @@ void Store::stop() {
   if (impl.writer.joinable()) impl.writer.join();
   impl.reader_dbs.clear();
   impl.writer_db = Database();  // when the writer thread never started
+  impl.unlock();
   impl.stopped = true;
 }
 

@@ -605,3 +605,18 @@ TEST_CASE("A write lock held by another process fails the batch with busy and th
   CHECK(chained.get_future().get().ok());
   CHECK(count_audit(options.path) == 2);
 }
+
+TEST_CASE("one store per database file: a second open is refused until the first stops", "[store][lock]") {
+  TempDir dir;
+  const Options options = options_for(dir);
+  auto first = open_store(options);
+  auto second = Store::open(options);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == StatusCode::busy);
+  CHECK_THAT(second.status().message(), Catch::Contains("another omnitraild"));
+  CHECK_THAT(second.status().message(), Catch::Contains("omnitrail.db.lock"));
+  first->stop();
+  auto third = Store::open(options);  // released by stop(), not only by the destructor
+  INFO(third.status().to_string());
+  CHECK(third.ok());
+}
