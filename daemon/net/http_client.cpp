@@ -506,10 +506,9 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   }
 
   int watch_socket(curl_socket_t fd, int what) {
-    Impl& self = *this;
-    auto found = self.watches_.find(fd);
+    auto found = watches_.find(fd);
     if (what == CURL_POLL_REMOVE) {
-      if (found == self.watches_.end()) return 0;
+      if (found == watches_.end()) return 0;
       Watch& watch = *found->second;
       watch.wanted = 0;
       if (watch.owned) {
@@ -518,20 +517,20 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
         watch.descriptor.cancel(ec);
       } else {
         // curl's own fd (the threaded resolver's wake-up pipe): curl closes it itself next.
-        self.forget(watch);
-        self.watches_.erase(found);
+        forget(watch);
+        watches_.erase(found);
       }
       return 0;
     }
-    if (found == self.watches_.end()) {
-      auto watch = std::make_shared<Watch>(self.io_);
+    if (found == watches_.end()) {
+      auto watch = std::make_shared<Watch>(io_);
       boost::system::error_code ec;
       watch->descriptor.assign(fd, ec);
       if (ec) {
         log::warning(kComponent, "cannot watch socket ", fd, ": ", ec.message());
         return -1;
       }
-      found = self.watches_.emplace(fd, std::move(watch)).first;
+      found = watches_.emplace(fd, std::move(watch)).first;
     }
     std::shared_ptr<Watch> watch = found->second;
     const int wanted = what & (CURL_POLL_IN | CURL_POLL_OUT);
@@ -543,7 +542,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
       boost::system::error_code ec;
       watch->descriptor.cancel(ec);
     }
-    self.arm(watch);
+    arm(watch);
     return 0;
   }
 
