@@ -248,8 +248,9 @@ struct Service::Impl {
       });
       api::set_commit_listener(*api_state, [hub = hub.get()](const timeline::Interaction& in,
                                                              const timeline::IngestOutcome& outcome,
-                                                             std::chrono::steady_clock::time_point at) {
-        hub->on_committed(in, outcome, at);
+                                                             std::chrono::steady_clock::time_point at,
+                                                             std::shared_ptr<nlohmann::json> view) {
+        hub->on_committed(in, outcome, at, std::move(view));
       });
       api::set_call_placer(*api_state, [this](const std::string& connector, const std::string& request_id,
                                               const std::string& agent_id, const std::string& extension,

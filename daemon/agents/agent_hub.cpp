@@ -99,7 +99,7 @@ struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
-               std::chrono::steady_clock::time_point origin);
+               std::chrono::steady_clock::time_point origin, const std::shared_ptr<json>& view);
   void flush();
 
   // Committed triggers waiting for their customer view, in commit order (bounded by the store's
@@ -400,20 +400,27 @@ http::WebSocketFactory AgentHub::websocket_factory() {
 }
 
 void AgentHub::on_committed(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
-                            std::chrono::steady_clock::time_point origin) {
+                            std::chrono::steady_clock::time_point origin, std::shared_ptr<json> view) {
   if (outcome.duplicate || outcome.customer_id.empty()) return;  // never pop twice; internal calls never pop
   if (screenpop::classify(interaction.channel, interaction.kind) == screenpop::TriggerKind::none) return;
   // Called on the store's writer thread: everything else happens on the io thread.
-  asio::post(impl_->io, [impl = impl_, interaction, outcome, origin] { impl->prepare(interaction, outcome, origin); });
+  asio::post(impl_->io, [impl = impl_, interaction, outcome, origin, view = std::move(view)] {
+    impl->prepare(interaction, outcome, origin, view);
+  });
 }
 
 void AgentHub::Impl::prepare(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
-                             std::chrono::steady_clock::time_point origin) {
+                             std::chrono::steady_clock::time_point origin, const std::shared_ptr<json>& view) {
   if (stopped || !config) return;
   // Triggers are routed strictly in commit order even though their views are read in parallel
   // (two reader threads): a fast ringing -> answered pair must never arrive answered-first.
   const auto sequence = next_sequence++;
   pending.push_back(PendingTrigger{sequence, interaction, outcome, origin, json(), false, false});
+  if (view) {  // read in the ingest's transaction
+    pending.back().view = std::move(*view);
+    pending.back().ready = true;
+    return flush();
+  }
   if (screenpop::classify(interaction.channel, interaction.kind) == screenpop::TriggerKind::end) {
     pending.back().view = json::object();  // no view needed to end a pop
     pending.back().ready = true;

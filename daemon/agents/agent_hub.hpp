@@ -42,8 +42,9 @@ class AgentHub {
 
   /// An interaction was committed (any thread). Ringing/answered/ended kinds become pops for the
   /// right agents; `origin` is when its bytes arrived (pop latency is measured from there).
+  /// `view`, when given, is the customer view read in the ingest's transaction (no reader trip).
   void on_committed(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
-                    std::chrono::steady_clock::time_point origin);
+                    std::chrono::steady_clock::time_point origin, std::shared_ptr<nlohmann::json> view = {});
 
   /// Sends one protocol message (JSON text) to every connection of `agent_id`; false when the
   /// agent has none. io thread.

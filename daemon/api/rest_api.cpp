@@ -19,6 +19,7 @@
 #include "daemon/timeline/queries.hpp"
 #include "daemon/timeline/retention.hpp"
 #include "daemon/outbox/webhook_outbox.hpp"
+#include "daemon/screenpop/pop_book.hpp"
 #include "daemon/util/log.hpp"
 
 namespace omnitrail::api {
@@ -601,18 +602,31 @@ bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction inte
   auto& duplicates = s->metrics->counter("omnitrail_interactions_duplicate_total",
                                          "Interactions received again (same source and external_id), by source.",
                                          {{"source", in->source}});
+  auto view = std::make_shared<std::shared_ptr<json>>();  // writer thread only
   return s->store->submit_write<timeline::IngestOutcome>(
-      [s, in](store::WriteContext& w) {
+      [s, in, view](store::WriteContext& w) {
         const auto now = now_ms();
         auto outcome = timeline::ingest(w, s->ingest, *in, now);
         if (!outcome.duplicate) record_events(*s, w, outbox::events_for_ingest(*in, outcome, now));
+        // A new ringing pop is latency-critical: read its customer view here, in the same
+        // transaction (it sees exactly what is being committed), instead of after the commit on
+        // a reader thread (two thread hand-offs more). A view that cannot be read here is read
+        // the usual way; it never fails the ingest.
+        if (s->on_committed && !outcome.duplicate && !outcome.customer_id.empty() && !in->ends_conversation &&
+            screenpop::classify(in->channel, in->kind) == screenpop::TriggerKind::ring) {
+          try {
+            *view = std::make_shared<json>(timeline::customer_view(w.db(), outcome.customer_id, view_options(*s)));
+          } catch (const std::exception& e) {
+            log::debug("screenpop", "view for ", outcome.customer_id, " deferred to a reader: ", e.what());
+          }
+        }
         return outcome;
       },
-      [s, in, received_at, done = std::move(done), &ingested, &duplicates](store::Result<timeline::IngestOutcome> r) {
+      [s, in, view, received_at, done = std::move(done), &ingested, &duplicates](store::Result<timeline::IngestOutcome> r) {
         if (r.ok()) {
           (r->duplicate ? duplicates : ingested).inc();
           if (!r->duplicate && s->on_outbox && !s->config->webhooks.empty()) s->on_outbox();
-          if (s->on_committed) s->on_committed(*in, *r, received_at);
+          if (s->on_committed) s->on_committed(*in, *r, received_at, std::move(*view));
         }
         if (done) done(std::move(r));
       });

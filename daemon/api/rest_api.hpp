@@ -32,10 +32,13 @@ struct ApiState;
 std::shared_ptr<ApiState> make_api_state(std::shared_ptr<const config::Config> config, store::Store& store,
                                          metrics::Registry& metrics);
 
-/// Called after an interaction from POST /api/v1/interactions was committed (on a store thread),
-/// with the time its request arrived. The service connects the screen-pop hub here.
+/// Called after an interaction was committed (on a store thread), with the time its bytes arrived.
+/// The service connects the screen-pop hub here. For a new ringing trigger (a call ringing, a chat
+/// started, ...) `view` is the customer view read inside the ingest's own transaction, so the pop
+/// needs no second trip through a reader thread; otherwise it is null.
 using CommitListener = std::function<void(const timeline::Interaction&, const timeline::IngestOutcome&,
-                                          std::chrono::steady_clock::time_point received_at)>;
+                                          std::chrono::steady_clock::time_point received_at,
+                                          std::shared_ptr<nlohmann::json> view)>;
 void set_commit_listener(ApiState& state, CommitListener listener);
 
 /// Ingests one interaction as a store write job (the same path for POST /api/v1/interactions and
