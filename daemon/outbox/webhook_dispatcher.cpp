@@ -53,7 +53,20 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   bool ticking = false;
   bool stopped = false;
   std::chrono::steady_clock::time_point next_stats{}, next_prune{};
-  std::map<std::string, bool> known_gauges;  // webhooks whose gauges exist (zeroed when empty)
+  std::vector<std::string> gauged;  // webhooks whose queue gauges were set (zeroed once removed)
+  // Rows whose outcome could not be recorded: kept out of polls until then (no hot resend loop).
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> cooling;
+
+  // A store callback that continues on the io thread. The weak pointer is locked THERE, so the
+  // dispatcher's state is never touched, nor destroyed, on a store thread.
+  template <class T, class F>
+  std::function<void(store::Result<T>)> on_io(F f) {
+    return [weak = weak_from_this(), &context = io, f = std::move(f)](store::Result<T> result) mutable {
+      asio::post(context, [weak, f = std::move(f), result = std::move(result)]() mutable {
+        if (auto self = weak.lock()) f(*self, std::move(result));
+      });
+    };
+  }
 
   const config::WebhookConfig* hook(const std::string& name) const {
     if (!config) return nullptr;
@@ -84,6 +97,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
 
   void tick() {
     if (!config || config->webhooks.empty()) return;  // configure() restarts ticking
+    expire_cooling();
     poll();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_stats) {
@@ -108,15 +122,15 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     polling = true;
     poll_again = false;
     auto busy = in_flight;
+    for (const auto& [id, until] : cooling) busy.push_back(id);
+    std::vector<std::string> names;
+    for (const auto& w : config->webhooks) names.push_back(w.name);
     const auto now = now_ms();
-    std::weak_ptr<Impl> weak = weak_from_this();
     bool queued = store.submit_read<std::vector<DueDelivery>>(
-        [now, free, busy](store::ReadContext& r) { return due_webhook_deliveries(r.db(), now, free, busy); },
-        [weak](store::Result<std::vector<DueDelivery>> result) {
-          auto self = weak.lock();
-          if (!self) return;
-          asio::post(self->io, [self, result = std::move(result)]() mutable { self->on_due(std::move(result)); });
-        });
+        [now, free, busy, names](store::ReadContext& r) { return due_webhook_deliveries(r.db(), now, free, busy, names); },
+        on_io<std::vector<DueDelivery>>([](Impl& self, store::Result<std::vector<DueDelivery>> result) {
+          self.on_due(std::move(result));
+        }));
     if (!queued) polling = false;  // read queue full or stopping: the next tick tries again
   }
 
@@ -170,8 +184,10 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void on_response(const DueDelivery& row, std::chrono::milliseconds retry_for, net::HttpResponse response) {
-    if (stopped) return finished(row.id);
     const bool got_response = response.status > 0;
+    if (stopped && !(got_response && classify_attempt(response.status, true) == AttemptOutcome::delivered)) {
+      return finished(row.id);  // aborted by stop(): stays pending, attempted again after a restart
+    }
     log::debug("webhooks", row.webhook, ": delivery ", row.id, " answered ", response.status, " ", response.error);
     const auto outcome = classify_attempt(response.status, got_response);
     const auto now = now_ms();
@@ -203,39 +219,59 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     outcome_counter(row.webhook, counted).inc();
     const std::string error = state == "sent" ? std::string() : reason;
     const int http_status = response.status;
-    std::weak_ptr<Impl> weak = weak_from_this();
     const auto id = row.id;
-    bool queued = store.submit_write(
+    const auto cool_for = std::chrono::milliseconds(retry_delay_ms(row.attempts + 1, 0.5));
+    bool queued = store.submit_write<bool>(
         [id, state, http_status, error, next, now](store::WriteContext& w) {
           record_webhook_attempt(w, id, state, http_status, error, next, now);
+          return true;
         },
-        [weak, id](store::Status status) {
-          auto self = weak.lock();
-          if (!self) return;
-          asio::post(self->io, [self, id, status] {
-            if (!status.ok()) log::warning("webhooks", "cannot record delivery ", id, ": ", status.to_string());
-            self->finished(id);
-            self->poll();  // the next event of that customer may be due now
-          });
-        });
-    if (!queued) finished(id);  // the row stays pending: attempted again (at least once)
+        on_io<bool>([id, cool_for](Impl& self, store::Result<bool> result) {
+          self.finished(id);
+          if (!result.ok()) {
+            log::warning("webhooks", "cannot record delivery ", id, ": ", result.status().to_string());
+            self.cool(id, cool_for);
+          }
+          self.poll();  // the next event of that customer may be due now
+        }));
+    if (!queued) {
+      finished(id);  // the row stays pending: attempted again (at least once), not before cool_for
+      cool(id, cool_for);
+    }
+  }
+
+  void cool(std::int64_t id, std::chrono::milliseconds for_how_long) {
+    cooling[id] = std::chrono::steady_clock::now() + for_how_long;
+  }
+
+  void expire_cooling() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = cooling.begin(); it != cooling.end();) {
+      it = it->second <= now ? cooling.erase(it) : std::next(it);
+    }
   }
 
   void refresh_stats() {
-    std::weak_ptr<Impl> weak = weak_from_this();
     store.submit_read<std::vector<WebhookQueueStats>>(
         [](store::ReadContext& r) { return webhook_queue_stats(r.db()); },
-        [weak](store::Result<std::vector<WebhookQueueStats>> result) {
-          auto self = weak.lock();
-          if (!self || !result.ok()) return;
-          asio::post(self->io, [self, stats = std::move(*result)] { self->apply_stats(stats); });
-        });
+        on_io<std::vector<WebhookQueueStats>>([](Impl& self, store::Result<std::vector<WebhookQueueStats>> result) {
+          if (result.ok()) self.apply_stats(*result);
+        }));
   }
 
   void apply_stats(const std::vector<WebhookQueueStats>& stats) {
     if (!config) return;
     const auto now = now_ms();
+    for (const auto& name : gauged) {  // removed on reload: their gauges must not keep alerting
+      if (hook(name)) continue;
+      metrics.gauge("omnitrail_webhook_queue_depth", "Webhook deliveries pending (waiting or being attempted).",
+                    {{"webhook", name}}).set(0);
+      metrics.gauge("omnitrail_webhook_oldest_pending_age_seconds",
+                    "Age of the oldest pending webhook delivery (0 when none).", {{"webhook", name}}).set(0);
+    }
+    gauged.clear();
     for (const auto& w : config->webhooks) {
+      gauged.push_back(w.name);
       std::int64_t pending = 0, oldest = 0;
       for (const auto& s : stats) {
         if (s.webhook == w.name) pending = s.pending, oldest = s.oldest_created_at_ms;
@@ -249,13 +285,31 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  void prune() {
+  // Finished rows older than keep_finished, in bounded batches until a batch is not full (one
+  // batch per write job, so ingest is never starved); then stranded waiting heads are repaired.
+  void prune(std::size_t total = 0) {
+    constexpr int batch = 5000;
     const auto before = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(tuning.keep_finished).count();
-    store.submit_write<std::size_t>(
-        [before](store::WriteContext& w) { return prune_webhook_deliveries(w, before, 5000); },
-        [](store::Result<std::size_t> r) {
-          if (r.ok() && *r > 0) log::info("webhooks", "pruned ", *r, " finished webhook deliveries older than 7 days");
-        });
+    bool queued = store.submit_write<std::size_t>(
+        [before](store::WriteContext& w) { return prune_webhook_deliveries(w, before, batch); },
+        on_io<std::size_t>([total](Impl& self, store::Result<std::size_t> r) {
+          if (!r.ok()) return log::warning("webhooks", "pruning failed: ", r.status().to_string());
+          if (*r >= static_cast<std::size_t>(batch) && !self.stopped) return self.prune(total + *r);
+          if (total + *r > 0) log::info("webhooks", "pruned ", total + *r, " finished webhook deliveries");
+          self.repair();
+        }));
+    if (!queued) log::warning("webhooks", "write queue full: pruning skipped until the next hour");
+  }
+
+  void repair() {
+    const auto now = now_ms();
+    store.submit_write<std::size_t>([now](store::WriteContext& w) { return repair_webhook_queues(w, now); },
+                                    on_io<std::size_t>([](Impl& self, store::Result<std::size_t> r) {
+                                      if (r.ok() && *r > 0) {
+                                        log::info("webhooks", "made ", *r, " stranded queue head(s) due");
+                                        self.poll();
+                                      }
+                                    }));
   }
 };
 
@@ -275,13 +329,19 @@ void WebhookDispatcher::configure(std::shared_ptr<const config::Config> config) 
     for (const char* outcome : {"delivered", "retry", "dead"}) impl.outcome_counter(w.name, outcome);
   }
   const auto now = now_ms();
-  impl.store.submit_write<std::size_t>(
+  // Rows of removed webhooks are cancelled (the due query ignores them meanwhile, so a refused
+  // cancel blocks nothing); finished rows are pruned and stranded queue heads repaired.
+  bool cancelling = impl.store.submit_write<std::size_t>(
       [names, now](store::WriteContext& w) { return cancel_unconfigured_webhooks(w, names, now); },
       [](store::Result<std::size_t> r) {
         if (r.ok() && *r > 0) {
           log::warning("webhooks", "cancelled ", *r, " pending deliveries of webhooks no longer configured");
+        } else if (!r.ok()) {
+          log::warning("webhooks", "cannot cancel deliveries of removed webhooks: ", r.status().to_string());
         }
       });
+  if (!cancelling) log::warning("webhooks", "write queue full: deliveries of removed webhooks stay pending (ignored)");
+  impl.refresh_stats();  // real values (and zero for removed webhooks), never a reset to 0
   if (impl.config->webhooks.empty()) return;
   if (!impl.http) {
     net::HttpClientOptions options;
@@ -290,7 +350,6 @@ void WebhookDispatcher::configure(std::shared_ptr<const config::Config> config) 
     options.user_agent = std::string("omnitraild/") + version_string;
     impl.http = std::make_unique<net::HttpClient>(impl.io, options);
   }
-  impl.apply_stats({});
   impl.poll();
   impl.schedule_tick();
 }

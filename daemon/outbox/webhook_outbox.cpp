@@ -25,8 +25,10 @@ std::size_t record_webhook_events(store::WriteContext& w, const std::vector<conf
           "INSERT OR IGNORE INTO outbox(kind, idempotency_key, payload, customer_id, status, attempts,"
           " next_attempt_at, created_at, updated_at, target, order_key)"
           " VALUES ('webhook', ?1, ?2, (SELECT id FROM customers WHERE public_id = ?3), 'pending', 0,"
-          " ?4, ?4, ?4, ?5, ?3)"));
-      insert->bind_all("webhook:" + hook.name + ":" + event.id, body, event.customer_id, now_ms, hook.name);
+          "  CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE kind = 'webhook' AND status = 'pending'"
+          "                    AND target = ?5 AND order_key = ?3) THEN ?6 ELSE ?4 END,"
+          "  ?4, ?4, ?5, ?3)"));
+      insert->bind_all("webhook:" + hook.name + ":" + event.id, body, event.customer_id, now_ms, hook.name, kWaiting);
       insert->run();
       inserted += static_cast<std::size_t>(w.db().changes());
     }
@@ -35,17 +37,21 @@ std::size_t record_webhook_events(store::WriteContext& w, const std::vector<conf
 }
 
 std::vector<DueDelivery> due_webhook_deliveries(store::Database& db, std::int64_t now_ms, int limit,
-                                                const std::vector<std::int64_t>& in_flight) {
+                                                const std::vector<std::int64_t>& in_flight,
+                                                const std::vector<std::string>& webhooks) {
+  json names = json::array();
+  for (const auto& n : webhooks) names.push_back(n);
   std::vector<DueDelivery> out;
   // A queue whose head is in flight is skipped as a whole: the head stays 'pending' until its
   // attempt is recorded, so the sub-select keeps naming it and its successors wait.
   StatementScope rows(db.cached(
       "SELECT o.id, o.target, o.payload, o.attempts, o.created_at FROM outbox AS o"
       " WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 AND o.kind = 'webhook'"
+      "   AND o.target IN (SELECT value FROM json_each(?3))"
       "   AND o.id = (SELECT min(p.id) FROM outbox AS p WHERE p.kind = 'webhook' AND p.status = 'pending'"
       "               AND p.target = o.target AND p.order_key = o.order_key)"
       " ORDER BY o.id LIMIT ?2"));
-  rows->bind_all(now_ms, limit + static_cast<int>(in_flight.size()));
+  rows->bind_all(now_ms, limit + static_cast<int>(in_flight.size()), names.dump());
   while (rows->step()) {
     const auto id = rows->column<std::int64_t>(0);
     if (std::find(in_flight.begin(), in_flight.end(), id) != in_flight.end()) continue;
@@ -68,6 +74,23 @@ void record_webhook_attempt(store::WriteContext& w, std::int64_t id, const std::
       " WHERE id = ?1 AND kind = 'webhook' AND status = 'pending'"));
   update->bind_all(id, state, http_status, error.substr(0, 300), next_attempt_ms, now_ms);
   update->run();
+  if (state == "pending" || w.db().changes() == 0) return;
+  // Finished: the next row of its queue becomes due.
+  StatementScope promote(w.statement(
+      "UPDATE outbox SET next_attempt_at = ?2 WHERE id = (SELECT n.id FROM outbox AS n, outbox AS d"
+      " WHERE d.id = ?1 AND n.kind = 'webhook' AND n.status = 'pending' AND n.target = d.target"
+      " AND n.order_key = d.order_key ORDER BY n.id LIMIT 1) AND next_attempt_at >= ?3"));
+  promote->bind_all(id, now_ms, kWaiting);
+  promote->run();
+}
+
+std::size_t repair_webhook_queues(store::WriteContext& w, std::int64_t now_ms) {
+  StatementScope update(w.statement(
+      "UPDATE outbox SET next_attempt_at = ?1 WHERE next_attempt_at >= ?2 AND id IN"
+      " (SELECT min(id) FROM outbox WHERE kind = 'webhook' AND status = 'pending' GROUP BY target, order_key)"));
+  update->bind_all(now_ms, kWaiting);
+  update->run();
+  return static_cast<std::size_t>(w.db().changes());
 }
 
 std::size_t cancel_unconfigured_webhooks(store::WriteContext& w, const std::vector<std::string>& configured,
@@ -130,6 +153,8 @@ void retry_webhook_delivery(store::WriteContext& w, std::int64_t id, std::int64_
     throw StoreError(StatusCode::constraint, "delivery " + std::to_string(id) + " is " + state +
                                                  "; only failed or cancelled deliveries can be retried");
   }
+  // Back at the head of its queue (lowest id): due now; the queue's current head, if any, waits
+  // behind it (the head-of-queue check in due_webhook_deliveries).
   StatementScope update(w.statement(
       "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, created_at = ?2, updated_at = ?2,"
       " done_at = NULL WHERE id = ?1"));

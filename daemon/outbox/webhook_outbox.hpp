@@ -25,6 +25,9 @@ namespace omnitrail::outbox {
 
 /// Inserts one pending row per (event, webhook that wants it). A row whose (webhook, event id)
 /// exists already is left alone (idempotent). Returns the number of rows inserted.
+/// Only the head of a (webhook, customer) queue is ever due: a row queued behind a pending one
+/// gets next_attempt_at = kWaiting, and becomes due when its predecessor finishes (so a long
+/// outage costs each poll only the due heads, not every waiting row).
 std::size_t record_webhook_events(store::WriteContext& w, const std::vector<config::WebhookConfig>& webhooks,
                                   const std::vector<WebhookEvent>& events, std::int64_t now_ms);
 
@@ -37,10 +40,19 @@ struct DueDelivery {
   std::int64_t created_at_ms = 0;
 };
 
+/// next_attempt_at of a row waiting behind its queue's head.
+inline constexpr std::int64_t kWaiting = 4'000'000'000'000'000;
+
 /// The oldest pending row of each (webhook, customer) queue that is due (next_attempt_at <= now),
-/// oldest first, at most `limit`, skipping the ids in `in_flight` (their queues wait for them).
+/// oldest first, at most `limit`, for the webhooks in `webhooks` only, skipping the ids in
+/// `in_flight` (their queues wait for them).
 std::vector<DueDelivery> due_webhook_deliveries(store::Database& db, std::int64_t now_ms, int limit,
-                                                const std::vector<std::int64_t>& in_flight);
+                                                const std::vector<std::int64_t>& in_flight,
+                                                const std::vector<std::string>& webhooks);
+
+/// Makes the oldest pending row of every queue due when it is still marked waiting (a head that
+/// left its queue other than by an attempt, e.g. an erased customer's rows). Returns the count.
+std::size_t repair_webhook_queues(store::WriteContext& w, std::int64_t now_ms);
 
 /// Records an attempt. `state` is "sent", "failed" or "pending" (a retry at next_attempt_ms).
 /// `error` is a short reason without secrets. Attempts are counted.

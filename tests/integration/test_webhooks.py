@@ -177,7 +177,7 @@ class Webhooks(unittest.TestCase):
             self.assertNotIn("+44", json.dumps(erased[0]))
             # Per customer: created first, then the interactions in the order they were posted.
             for who, cid in (("a", a_id), ("b", b_id)):
-                seq = [e for e in self.rx.events if e["customer_id"] == cid]
+                seq = [e for e in self.rx.unique() if e["customer_id"] == cid]
                 self.assertEqual(seq[0]["type"], "customer.created")
                 got = [e["data"]["interaction"]["id"] for e in seq if e["type"] == "interaction.created"]
                 self.assertEqual(got, posted[who])

@@ -3,6 +3,7 @@
 // on a real store.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "daemon/outbox/webhook_events.hpp"
 #include "daemon/outbox/webhook_outbox.hpp"
 #include "daemon/timeline/customer_ops.hpp"
+#include "daemon/timeline/queries.hpp"
 #include "daemon/util/hmac.hpp"
 
 using namespace omnitrail;
@@ -20,6 +22,7 @@ using namespace omnitrail::outbox;
 using nlohmann::json;
 using timeline::testing::Fixture;
 using timeline::testing::phone;
+using timeline::read_detail::StatementScope;
 
 namespace {
 
@@ -103,8 +106,8 @@ TEST_CASE("signature: t and v1 over timestamp.body, verifiable with HMAC-SHA256"
   CHECK(header.size() == std::string("t=1700000000,v1=").size() + 64);
   CHECK(webhook_signature("other", 1700000000, body) != header);
   CHECK(webhook_signature("s3cret", 1700000001, body) != header);
-  // A known vector (python3 -c "import hmac,hashlib;print(hmac.new(b'key',b'1.{}',hashlib.sha256).hexdigest())")
-  CHECK(webhook_signature("key", 1, "{}") == "t=1,v1=" + util::hmac_sha256_hex("key", "1.{}"));
+  // python3 -c "import hmac,hashlib;print(hmac.new(b'key',b'1.{}',hashlib.sha256).hexdigest())"
+  CHECK(webhook_signature("key", 1, "{}") == "t=1,v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
   CHECK(util::hmac_sha256_hex("key", "The quick brown fox jumps over the lazy dog") ==
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
   CHECK(util::constant_time_equal("abc", "abc"));
@@ -150,21 +153,21 @@ TEST_CASE("outbox: rows per wanted webhook, idempotent, ordered per customer", "
   CHECK(f.scalar("SELECT count(*) FROM outbox WHERE customer_id IS NULL") == 0);
 
   // Heads of queues only: customer a's first row and customer b's first row.
-  auto due = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 2000, 10, {}); });
+  auto due = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 2000, 10, {}, {"crm"}); });
   REQUIRE(due.size() == 2);
   CHECK(json::parse(due[0].body)["customer_id"] == a.customer_id);
   CHECK(json::parse(due[0].body)["type"] == "customer.created");
   CHECK(json::parse(due[1].body)["customer_id"] == b.customer_id);
   // Not yet due, or in flight: skipped (and the queue behind it waits).
-  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 999, 10, {}); }).empty());
-  auto skipping = f.write([&](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 2000, 10, {due[0].id}); });
+  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 999, 10, {}, {"crm"}); }).empty());
+  auto skipping = f.write([&](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 2000, 10, {due[0].id}, {"crm"}); });
   REQUIRE(skipping.size() == 1);
   CHECK(skipping[0].id == due[1].id);
 
   // Delivering a's head makes a's next row the head; a retry keeps it at the head, not due.
   f.write([&](store::WriteContext& w) { record_webhook_attempt(w, due[0].id, "sent", 200, "", 2000, 2000); });
   f.write([&](store::WriteContext& w) { record_webhook_attempt(w, due[1].id, "pending", 503, "HTTP 503", 9000, 2000); });
-  auto next = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 3000, 10, {}); });
+  auto next = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 3000, 10, {}, {"crm"}); });
   REQUIRE(next.size() == 1);
   CHECK(json::parse(next[0].body)["customer_id"] == a.customer_id);
   CHECK(json::parse(next[0].body)["type"] == "interaction.created");
@@ -173,7 +176,7 @@ TEST_CASE("outbox: rows per wanted webhook, idempotent, ordered per customer", "
 
   // Dead-lettering b's head unblocks b's queue; retry puts it back at the head.
   f.write([&](store::WriteContext& w) { record_webhook_attempt(w, due[1].id, "failed", 410, "HTTP 410", 9000, 9000); });
-  auto after_dead = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 9000, 10, {}); });
+  auto after_dead = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 9000, 10, {}, {"crm"}); });
   CHECK(after_dead.size() == 2);
   auto listed = f.write([](store::WriteContext& w) { return list_webhook_deliveries(w.db(), "failed", "", 50, 0); });
   REQUIRE(listed["deliveries"].size() == 1);
@@ -182,6 +185,14 @@ TEST_CASE("outbox: rows per wanted webhook, idempotent, ordered per customer", "
   CHECK(listed["deliveries"][0]["next_attempt_at"].is_null());
   f.write([&](store::WriteContext& w) { retry_webhook_delivery(w, due[1].id, 9500); });
   CHECK(f.text("SELECT status FROM outbox WHERE id = " + std::to_string(due[1].id)) == "pending");
+  {
+    // Back at the head of b's queue: due, and b's other row waits behind it.
+    auto heads = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 9500, 10, {}, {"crm"}); });
+    std::vector<std::int64_t> ids;
+    for (const auto& h : heads) ids.push_back(h.id);
+    CHECK(std::find(ids.begin(), ids.end(), due[1].id) != ids.end());
+    CHECK(heads.size() == 2);
+  }
   CHECK(f.scalar("SELECT attempts FROM outbox WHERE id = " + std::to_string(due[1].id)) == 0);
   CHECK(f.write_status([&](store::WriteContext& w) { retry_webhook_delivery(w, due[1].id, 9500); }).code() ==
         store::StatusCode::constraint);
@@ -205,7 +216,7 @@ TEST_CASE("outbox: rows per wanted webhook, idempotent, ordered per customer", "
   CHECK(stats[0].pending == 4);
   CHECK(f.write([](store::WriteContext& w) { return cancel_unconfigured_webhooks(w, {"crm"}, 10000); }) == 0);
   CHECK(f.write([](store::WriteContext& w) { return cancel_unconfigured_webhooks(w, {"other"}, 10000); }) == 4);
-  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 20000, 10, {}); }).empty());
+  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 20000, 10, {}, {"crm"}); }).empty());
   CHECK(f.write([](store::WriteContext& w) { return prune_webhook_deliveries(w, 10000, 100); }) == 1);  // the sent one
   CHECK(f.write([](store::WriteContext& w) { return prune_webhook_deliveries(w, 10001, 100); }) == 4);
   CHECK(f.scalar("SELECT count(*) FROM outbox") == 0);
@@ -260,4 +271,43 @@ TEST_CASE("pop.delivered event carries the pop's trigger and customer", "[outbox
   CHECK(e.data["agent_id"] == "alice");
   CHECK(e.data["trigger"]["kind"] == "call.ringing");
   CHECK(pop_delivered_event("bob", pop, 7).id != e.id);
+}
+
+TEST_CASE("outbox: only queue heads are due; successors wait, are promoted, and can be repaired", "[outbox][sql]") {
+  Fixture f;
+  const std::vector<config::WebhookConfig> hooks{hook("crm")};
+  auto a = f.ingest(f.call("+44 20 7946 0123"));
+  auto a2 = f.ingest(f.call("+44 20 7946 0123"));
+  auto a3 = f.ingest(f.call("+44 20 7946 0123"));
+  timeline::Interaction in;
+  in.channel = "phone";
+  for (const auto* o : {&a, &a2, &a3}) {
+    f.write([&](store::WriteContext& w) { return record_webhook_events(w, hooks, events_for_ingest(in, *o, 100), 100); });
+  }
+  // customer.created (head, due at 100) + three interaction.created waiting.
+  CHECK(f.scalar("SELECT count(*) FROM outbox WHERE next_attempt_at = 100") == 1);
+  CHECK(f.scalar("SELECT count(*) FROM outbox WHERE next_attempt_at = " + std::to_string(kWaiting)) == 3);
+  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 200, 10, {}, {"other"}); }).empty());
+  auto head = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 200, 10, {}, {"crm"}); });
+  REQUIRE(head.size() == 1);
+  // A retry keeps the successors waiting; a success promotes exactly the next one.
+  f.write([&](store::WriteContext& w) { record_webhook_attempt(w, head[0].id, "pending", 500, "HTTP 500", 300, 200); });
+  CHECK(f.scalar("SELECT count(*) FROM outbox WHERE next_attempt_at = " + std::to_string(kWaiting)) == 3);
+  f.write([&](store::WriteContext& w) { record_webhook_attempt(w, head[0].id, "sent", 200, "", 300, 300); });
+  CHECK(f.scalar("SELECT count(*) FROM outbox WHERE next_attempt_at = " + std::to_string(kWaiting)) == 2);
+  auto second = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 300, 10, {}, {"crm"}); });
+  REQUIRE(second.size() == 1);
+  CHECK(json::parse(second[0].body)["data"]["interaction"]["id"] == a.interaction_id);
+  // A head that disappears without an attempt leaves the queue stranded until repaired.
+  f.write([&](store::WriteContext& w) {
+    StatementScope remove(w.statement("DELETE FROM outbox WHERE id = ?1"));
+    remove->bind(1, second[0].id);
+    remove->run();
+  });
+  CHECK(f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 400, 10, {}, {"crm"}); }).empty());
+  CHECK(f.write([](store::WriteContext& w) { return repair_webhook_queues(w, 400); }) == 1);
+  auto third = f.write([](store::WriteContext& w) { return due_webhook_deliveries(w.db(), 400, 10, {}, {"crm"}); });
+  REQUIRE(third.size() == 1);
+  CHECK(json::parse(third[0].body)["data"]["interaction"]["id"] == a2.interaction_id);
+  CHECK(f.write([](store::WriteContext& w) { return repair_webhook_queues(w, 400); }) == 0);
 }
