@@ -259,8 +259,12 @@ void add_customer_routes(http::Router& router, const std::shared_ptr<ApiState>& 
     auto id = req.params.at("id");
     auto actor = actor_of(who);
     write_json(s, std::move(respond), 200, [s, id, actor](store::WriteContext& w) {
+      // Read before erasing: a merged id erases its survivor's whole group, and every member's
+      // id must be announced (receivers may know any of them).
+      auto events = s->config->webhooks.empty() ? std::vector<outbox::WebhookEvent>{}
+                                                : outbox::erased_events(w.db(), id, now_ms());
       timeline::erase_customer(w, id, actor, now_ms());
-      record_events(*s, w, {outbox::erased_event(id, now_ms())});
+      record_events(*s, w, events);
       return json{{"erased", id}};
     });
   }));

@@ -171,6 +171,16 @@ std::size_t prune_webhook_deliveries(store::WriteContext& w, std::int64_t before
   return static_cast<std::size_t>(w.db().changes());
 }
 
+std::vector<WebhookEvent> erased_events(store::Database& db, const std::string& customer_id, std::int64_t now_ms) {
+  const auto who = timeline::read_detail::resolve(db, customer_id);
+  std::vector<WebhookEvent> events{erased_event(who.public_id, now_ms)};
+  for (const auto& member : timeline::read_detail::family_of(db, who.row_id)) {
+    if (member.row_id != who.row_id) events.push_back(erased_event(member.public_id, now_ms));
+  }
+  for (auto& e : events) e.data["erased_with"] = who.public_id;
+  return events;
+}
+
 std::pair<std::string, std::string> merge_party_ids(store::Database& db, std::int64_t merge_id) {
   StatementScope row(db.cached(
       "SELECT s.public_id, m.public_id FROM merges AS j JOIN customers AS s ON s.id = j.survivor_id"

@@ -77,6 +77,11 @@ void retry_webhook_delivery(store::WriteContext& w, std::int64_t id, std::int64_
 /// Deletes finished rows (sent, failed, cancelled) finished before `before_ms`, at most `limit`.
 std::size_t prune_webhook_deliveries(store::WriteContext& w, std::int64_t before_ms, int limit);
 
+/// customer.erased events for an erasure of `customer_id` BEFORE it runs: erasing a merged id
+/// erases its survivor's whole group, so there is one event per member (survivor first), each
+/// with `erased_with` = the survivor. Throws not_found like the erasure would.
+std::vector<WebhookEvent> erased_events(store::Database& db, const std::string& customer_id, std::int64_t now_ms);
+
 /// The public ids (survivor, merged) of merge journal entry `merge_id`; empty strings when unknown.
 std::pair<std::string, std::string> merge_party_ids(store::Database& db, std::int64_t merge_id);
 

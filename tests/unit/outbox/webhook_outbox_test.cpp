@@ -258,6 +258,15 @@ TEST_CASE("outbox: merge parties and merge events", "[outbox][sql]") {
   CHECK(merged.id != unmerged.id);
   CHECK(merged.customer_id == a.customer_id);
   CHECK(merged.data["merge_id"] == merge_id);
+  // Erasing the merged id erases the whole group: both ids are announced, survivor first.
+  auto erased = f.write([&](store::WriteContext& w) { return erased_events(w.db(), b.customer_id, 7); });
+  REQUIRE(erased.size() == 2);
+  CHECK(erased[0].customer_id == a.customer_id);
+  CHECK(erased[1].customer_id == b.customer_id);
+  CHECK(erased[1].data["erased_with"] == a.customer_id);
+  CHECK(erased[0].id != erased[1].id);
+  CHECK(f.write_status([&](store::WriteContext& w) { erased_events(w.db(), "c_nobody", 7); }).code() ==
+        store::StatusCode::not_found);
 }
 
 TEST_CASE("pop.delivered event carries the pop's trigger and customer", "[outbox][events]") {
