@@ -59,6 +59,40 @@ def pct(values, p):
     return s[k]
 
 
+def daemon_histogram(d):
+    """omnitraild's own omnitrail_pop_latency_seconds histogram (trigger handed to ingest -> pop
+    frame written to the agent's socket), scraped from /metrics before the daemon stops: it
+    separates the daemon's latency from the load generator's (one Python process reading every
+    agent socket). Percentiles are bucket upper bounds."""
+    try:
+        status, _, raw = d.request("GET", "/metrics")
+    except OSError as e:
+        return {"error": str(e)}
+    if status != 200:
+        return {"error": "HTTP %d" % status}
+    buckets, count, total = [], 0, 0.0
+    for line in raw.decode().splitlines():
+        if line.startswith("omnitrail_pop_latency_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), int(float(line.rsplit(" ", 1)[1]))))
+        elif line.startswith("omnitrail_pop_latency_seconds_count"):
+            count = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("omnitrail_pop_latency_seconds_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+    buckets.sort()
+
+    def upper(p):
+        need = p / 100.0 * count
+        for le, n in buckets:
+            if n >= need:
+                return None if le == float("inf") else round(le * 1000.0, 3)
+        return None
+
+    return {"count": count, "mean_ms": round(total / count * 1000.0, 3) if count else None,
+            "p50_le_ms": upper(50), "p95_le_ms": upper(95), "p99_le_ms": upper(99),
+            "buckets": [[None if le == float("inf") else le, n] for le, n in buckets]}
+
+
 def summary_ms(values):
     return {"count": len(values),
             "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)), "p99_ms": ms(pct(values, 99)),
@@ -487,6 +521,7 @@ def main():
                     "generator_late_count": len(late), "frame_bytes_median": pct(sizes, 50),
                     "messages_by_type": rx.other, "ws_errors": rx.errors[:5]})
         result["pop"] = pop
+        result["daemon_histogram"] = daemon_histogram(d)
         if pop["lost"]:
             result["daemon_log_tail"] = d.log()[-3000:]
         if burster:
