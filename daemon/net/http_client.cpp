@@ -1,45 +1,27 @@
-// HttpClient: curl's multi socket API on an Asio io_context (the shape of curl's
-// docs/examples/asiohiper.cpp), with sockets opened and closed through us so their lifetime is ours.
+// HttpClient: HTTP(S) requests as curl easy handles run by CurlMulti (curl_multi.hpp, the one curl
+// multi socket <-> Asio glue), with a bounded queue in front.
 #include <utility>  // Boost 1.74 + GCC 12: Asio's headers need std::exchange declared first.
 
 #include "daemon/net/http_client.hpp"
 
 #include <curl/curl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <deque>
-#include <mutex>
 #include <string_view>
 #include <unordered_map>
 
-#include "daemon/util/log.hpp"
+#include "daemon/net/curl_multi.hpp"
 
 namespace omnitrail::net {
 namespace {
 
 namespace asio = boost::asio;
-constexpr std::string_view kComponent = "net.http";
 // Response header bytes accepted per transfer (curl has its own per-line limit too).
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
-    if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
-      log::warning(kComponent, "libcurl ", info->version,
-                   " has no asynchronous resolver: host name lookups block the io thread");
-    }
-  });
-}
 
 bool is_token_char(unsigned char c) {
   if (std::isalnum(c)) return true;
@@ -148,9 +130,10 @@ const std::string* HttpResponse::header(const std::string& lower_case_name) cons
 class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
  public:
   Impl(asio::io_context& io, HttpClientOptions options)
-      : io_(io), options_(std::move(options)), timer_(io) {
+      : io_(io),
+        options_(std::move(options)),
+        multi_(io, std::max<std::size_t>(options_.max_in_flight, 1)) {
     options_.max_in_flight = std::max<std::size_t>(options_.max_in_flight, 1);
-    global_init_once();
   }
 
   ~Impl() { shutdown(false); }
@@ -203,18 +186,6 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     }
   };
 
-  // One socket curl asked us to watch. Shared with the pending waits, which check `closed` first,
-  // so curl closing a socket while a wait is pending is harmless.
-  struct Watch {
-    explicit Watch(asio::io_context& io) : descriptor(io) {}
-    asio::posix::stream_descriptor descriptor;
-    bool owned = false;   // opened by open_socket(); closed by close_socket(). Else curl's own fd.
-    bool closed = false;  // closed or released: nothing may touch the descriptor any more
-    int wanted = 0;       // CURL_POLL_IN / CURL_POLL_OUT bits
-    bool read_pending = false;
-    bool write_pending = false;
-  };
-
   // --- requests and completions -------------------------------------------------------------
 
   void complete(std::function<void(HttpResponse)> done, HttpResponse response) {
@@ -226,23 +197,11 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
   }
 
   void start_waiting() {
-    while (!stopped_ && multi_ready() && active_.size() < options_.max_in_flight &&
-           !waiting_.empty()) {
+    while (!stopped_ && active_.size() < options_.max_in_flight && !waiting_.empty()) {
       Waiting next = std::move(waiting_.front());
       waiting_.pop_front();
       start(std::move(next));
     }
-  }
-
-  bool multi_ready() {
-    if (multi_ != nullptr) return true;
-    multi_ = curl_multi_init();
-    if (multi_ == nullptr) return false;
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
-    return true;
   }
 
   void start(Waiting waiting) {
@@ -254,12 +213,12 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
       complete(std::move(transfer->done), std::move(transfer->response));
       return;
     }
-    if (CURLMcode code = curl_multi_add_handle(multi_, transfer->easy); code != CURLM_OK) {
-      transfer->response.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(code);
+    CURL* easy = transfer->easy;
+    if (!multi_.start(easy, [this, easy](CURLcode code) { on_done(easy, code); })) {
+      transfer->response.error = "cannot start the transfer";
       complete(std::move(transfer->done), std::move(transfer->response));
       return;
     }
-    CURL* easy = transfer->easy;
     active_.emplace(easy, std::move(transfer));
   }
 
@@ -296,10 +255,6 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
     set(CURLOPT_HEADERFUNCTION, &Impl::on_header);
     set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
-    set(CURLOPT_OPENSOCKETFUNCTION, &Impl::open_socket);
-    set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
-    set(CURLOPT_CLOSESOCKETFUNCTION, &Impl::close_socket);
-    set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
     if (!r.basic_auth_user.empty() || !r.basic_auth_password.empty()) {
       set(CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
       set(CURLOPT_USERNAME, r.basic_auth_user.c_str());
@@ -391,23 +346,20 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     return bytes;
   }
 
-  /// Called after every curl_multi_socket_action: hands finished transfers to their callbacks.
-  void collect_finished() {
-    if (multi_ == nullptr) return;
-    int left = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
-      if (message->msg != CURLMSG_DONE) continue;
-      CURL* easy = message->easy_handle;
-      const CURLcode code = message->data.result;  // read before the message is invalidated
-      curl_multi_remove_handle(multi_, easy);
-      auto found = active_.find(easy);
-      if (found == active_.end()) continue;
-      std::unique_ptr<Transfer> transfer = std::move(found->second);
-      active_.erase(found);
-      finish(*transfer, code);
-      complete(std::move(transfer->done), std::move(transfer->response));
-    }
+  /// A transfer ended. CurlMulti runs this in a posted handler (never inside curl) and never
+  /// after it is destroyed, so `done` may be called here directly; it is called last because it
+  /// may destroy the client.
+  void on_done(CURL* easy, CURLcode code) {
+    auto found = active_.find(easy);
+    if (found == active_.end()) return;
+    std::unique_ptr<Transfer> transfer = std::move(found->second);
+    active_.erase(found);
+    finish(*transfer, code);
+    auto done = std::move(transfer->done);
+    HttpResponse response = std::move(transfer->response);
+    transfer.reset();  // frees the easy handle before the next transfer looks for a connection
     start_waiting();
+    done(std::move(response));
   }
 
   void finish(Transfer& t, CURLcode code) {
@@ -441,177 +393,6 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     }
   }
 
-  // --- curl <-> Asio glue ---------------------------------------------------------------------
-
-  static curl_socket_t open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
-    auto& self = *static_cast<Impl*>(user);
-    if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    if (fd < 0) return CURL_SOCKET_BAD;
-    try {
-      if (auto stale = self.watches_.find(fd); stale != self.watches_.end()) {
-        // curl closed a descriptor without telling us and the number came back: release the
-        // old registration without closing (the number is the new socket's now).
-        stale->second->owned = false;
-        self.forget(*stale->second);
-        self.watches_.erase(stale);
-      }
-      auto watch = std::make_shared<Watch>(self.io_);
-      boost::system::error_code ec;
-      watch->descriptor.assign(fd, ec);
-      if (ec) {
-        ::close(fd);
-        return CURL_SOCKET_BAD;
-      }
-      watch->owned = true;
-      self.watches_.emplace(fd, std::move(watch));
-      return fd;
-    } catch (...) {  // out of memory: never throw through curl
-      ::close(fd);
-      return CURL_SOCKET_BAD;
-    }
-  }
-
-  static int close_socket(void* user, curl_socket_t fd) {
-    auto& self = *static_cast<Impl*>(user);
-    auto found = self.watches_.find(fd);
-    if (found == self.watches_.end()) return ::close(fd);
-    Watch& watch = *found->second;
-    watch.closed = true;
-    boost::system::error_code ec;
-    watch.descriptor.close(ec);  // pending waits complete with operation_aborted and see `closed`
-    self.watches_.erase(found);
-    return 0;
-  }
-
-  /// Stops watching without touching curl: releases (curl's own fd) or closes (ours).
-  void forget(Watch& watch) {
-    if (watch.closed) return;
-    watch.closed = true;
-    boost::system::error_code ec;
-    if (watch.owned) {
-      watch.descriptor.close(ec);
-    } else {
-      watch.descriptor.cancel(ec);
-      watch.descriptor.release();
-    }
-  }
-
-  static int on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
-    try {
-      return static_cast<Impl*>(user)->watch_socket(fd, what);
-    } catch (...) {  // out of memory: never throw through curl
-      return -1;
-    }
-  }
-
-  int watch_socket(curl_socket_t fd, int what) {
-    auto found = watches_.find(fd);
-    if (what == CURL_POLL_REMOVE) {
-      if (found == watches_.end()) return 0;
-      Watch& watch = *found->second;
-      watch.wanted = 0;
-      if (watch.owned) {
-        // Ours stays registered until close_socket(): curl may watch it again (connection reuse).
-        boost::system::error_code ec;
-        watch.descriptor.cancel(ec);
-      } else {
-        // curl's own fd (the threaded resolver's wake-up pipe): curl closes it itself next.
-        forget(watch);
-        watches_.erase(found);
-      }
-      return 0;
-    }
-    if (found == watches_.end()) {
-      auto watch = std::make_shared<Watch>(io_);
-      boost::system::error_code ec;
-      watch->descriptor.assign(fd, ec);
-      if (ec) {
-        log::warning(kComponent, "cannot watch socket ", fd, ": ", ec.message());
-        return -1;
-      }
-      found = watches_.emplace(fd, std::move(watch)).first;
-    }
-    std::shared_ptr<Watch> watch = found->second;
-    const int wanted = what & (CURL_POLL_IN | CURL_POLL_OUT);
-    const bool stale_read = watch->read_pending && !(wanted & CURL_POLL_IN);
-    const bool stale_write = watch->write_pending && !(wanted & CURL_POLL_OUT);
-    watch->wanted = wanted;
-    if (stale_read || stale_write) {
-      // The aborted waits re-arm whatever is still wanted when they complete.
-      boost::system::error_code ec;
-      watch->descriptor.cancel(ec);
-    }
-    arm(watch);
-    return 0;
-  }
-
-  void arm(const std::shared_ptr<Watch>& watch) {
-    if (watch->closed) return;
-    if ((watch->wanted & CURL_POLL_IN) && !watch->read_pending) {
-      watch->read_pending = true;
-      watch->descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
-                                   [weak = weak_from_this(), watch](boost::system::error_code ec) {
-                                     watch->read_pending = false;
-                                     on_ready(weak, watch, CURL_POLL_IN, ec);
-                                   });
-    }
-    if ((watch->wanted & CURL_POLL_OUT) && !watch->write_pending) {
-      watch->write_pending = true;
-      watch->descriptor.async_wait(asio::posix::stream_descriptor::wait_write,
-                                   [weak = weak_from_this(), watch](boost::system::error_code ec) {
-                                     watch->write_pending = false;
-                                     on_ready(weak, watch, CURL_POLL_OUT, ec);
-                                   });
-    }
-  }
-
-  static void on_ready(const std::weak_ptr<Impl>& weak, const std::shared_ptr<Watch>& watch,
-                       int direction, boost::system::error_code ec) {
-    if (watch->closed) return;
-    auto self = weak.lock();
-    if (!self || self->multi_ == nullptr) return;
-    if (ec == asio::error::operation_aborted) {
-      self->arm(watch);  // cancelled because curl changed its mind: re-arm what it wants now
-      return;
-    }
-    if (!(watch->wanted & direction)) return;
-    const curl_socket_t fd = watch->descriptor.native_handle();
-    int flags = ec ? CURL_CSELECT_ERR : (direction == CURL_POLL_IN ? CURL_CSELECT_IN : CURL_CSELECT_OUT);
-    self->socket_action(fd, flags);
-    // curl may have removed, re-registered or closed the socket meanwhile; an error does not
-    // re-arm (it would spin), curl's timeout ends that transfer.
-    if (!ec) self->arm(watch);
-  }
-
-  static int on_timer(CURLM*, long timeout_ms, void* user) {
-    auto& self = *static_cast<Impl*>(user);
-    try {
-      if (timeout_ms < 0) {
-        self.timer_.cancel();
-        return 0;
-      }
-      // Never call curl_multi_socket_action from inside a curl callback: even 0 goes via the loop.
-      self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-      self.timer_.async_wait([weak = self.weak_from_this()](boost::system::error_code ec) {
-        if (ec == asio::error::operation_aborted) return;
-        auto impl = weak.lock();
-        if (!impl || impl->multi_ == nullptr) return;
-        impl->socket_action(CURL_SOCKET_TIMEOUT, 0);
-      });
-      return 0;
-    } catch (...) {  // never throw through curl
-      return -1;
-    }
-  }
-
-  void socket_action(curl_socket_t fd, int flags) {
-    int running = 0;
-    const CURLMcode code = curl_multi_socket_action(multi_, fd, flags, &running);
-    if (code != CURLM_OK) log::warning(kComponent, "curl_multi_socket_action: ", curl_multi_strerror(code));
-    collect_finished();
-  }
-
   // --- teardown -------------------------------------------------------------------------------
 
   /// Aborts all transfers, frees curl and every socket and timer; posts "stopped" when asked.
@@ -622,7 +403,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
     auto waiting = std::move(waiting_);
     waiting_.clear();
     for (auto& [easy, transfer] : active) {
-      curl_multi_remove_handle(multi_, easy);  // may close sockets through close_socket()
+      multi_.cancel(easy);
       if (post_stopped) {
         transfer->response = HttpResponse{};
         transfer->response.error = "stopped";
@@ -637,23 +418,15 @@ class HttpClient::Impl : public std::enable_shared_from_this<HttpClient::Impl> {
         complete(std::move(w.done), std::move(response));
       }
     }
-    if (multi_ != nullptr) {
-      curl_multi_cleanup(multi_);  // closes cached connections through close_socket()
-      multi_ = nullptr;
-    }
-    for (auto& [fd, watch] : watches_) forget(*watch);
-    watches_.clear();
-    timer_.cancel();
+    multi_.stop();  // frees the multi handle, cached connections, sockets and timer
   }
 
   asio::io_context& io_;
   HttpClientOptions options_;
-  asio::steady_timer timer_;
-  CURLM* multi_ = nullptr;
   bool stopped_ = false;
   std::deque<Waiting> waiting_;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
-  std::unordered_map<curl_socket_t, std::shared_ptr<Watch>> watches_;
+  CurlMulti multi_;  // last: destroyed first, so no transfer callback runs into a dying Impl
 };
 
 HttpClient::HttpClient(boost::asio::io_context& io, HttpClientOptions options)
