@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ class io_context;
 }
 namespace omnitrail::metrics {
 class Registry;
+}
+namespace omnitrail::util {
+class BlockingPool;
 }
 
 namespace omnitrail::connectors {
@@ -50,12 +54,45 @@ struct IngestResult {
 using IngestFunction = std::function<bool(timeline::Interaction, std::chrono::steady_clock::time_point received_at,
                                           std::function<void(IngestResult)> done)>;
 
+/// One connector checkpoint (an IMAP folder's UIDVALIDITY:UID, a poll cursor): a value under a
+/// key of the connector's own (table connector_state; the connector's name is added by the core,
+/// so a connector only ever sees its own checkpoints).
+struct Checkpoint {
+  std::string key;
+  std::string value;
+};
+
+/// Like IngestFunction, and writes `checkpoint` in the SAME store transaction as the interaction
+/// (also when the interaction turns out to be a duplicate): the checkpoint can never run ahead of
+/// the data, nor the data ahead of the checkpoint. `done` runs on the io thread.
+using CheckpointedIngestFunction =
+    std::function<bool(timeline::Interaction, Checkpoint, std::chrono::steady_clock::time_point received_at,
+                       std::function<void(IngestResult)> done)>;
+
+/// Writes checkpoints alone, for progress past input that yields no interaction (a message the
+/// parser refuses). `done` (io thread) says committed or the error. Returns false when the store
+/// queue is full.
+using CheckpointSaveFunction = std::function<bool(std::vector<Checkpoint>, std::function<void(IngestResult)> done)>;
+
+/// Reads the connector's checkpoints `keys` off the io thread; `done` (io thread) gets the ones
+/// that exist, or a non-empty error. Returns false when the store queue is full.
+using CheckpointLoadFunction =
+    std::function<bool(std::vector<std::string> keys,
+                       std::function<void(std::map<std::string, std::string> values, std::string error)> done)>;
+
 /// What the core lends a connector; connectors only ever see this narrow view.
 struct Context {
   boost::asio::io_context& io;
   metrics::Registry& metrics;
   IngestFunction ingest;
   std::shared_ptr<const config::Config> config;  // the whole config (agents' extensions, identity)
+  // Checkpoints committed with ingests (polling connectors: IMAP). Empty in builds/tests that
+  // do not provide them; a connector that needs them refuses to start without.
+  CheckpointedIngestFunction ingest_with_checkpoint = {};
+  CheckpointSaveFunction save_checkpoints = {};
+  CheckpointLoadFunction load_checkpoints = {};
+  // For CPU-heavy work that must not run on the io thread (MIME parsing). May be null.
+  util::BlockingPool* blocking = nullptr;
 };
 
 /// Click-to-call: ring the agent's own device, then dial the customer's number.

@@ -25,6 +25,7 @@
 #include "daemon/metrics/metrics.hpp"
 #include "daemon/outbox/webhook_dispatcher.hpp"
 #include "daemon/reload_plan.hpp"
+#include "daemon/store/connector_state.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/util/blocking_pool.hpp"
 #include "daemon/util/log.hpp"
@@ -297,6 +298,8 @@ struct Service::Impl {
     RunningConnector rc{c, nullptr, {}};
     const auto* factory = connectors::find_factory(c.type);
     connectors::Context context{io, metrics, make_ingest_function(), config};
+    add_checkpoint_functions(context, c.name);
+    context.blocking = &blocking;
     if (!factory) {
       rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
     } else {
@@ -340,25 +343,96 @@ struct Service::Impl {
     return [this](timeline::Interaction in, std::chrono::steady_clock::time_point received_at,
                   std::function<void(connectors::IngestResult)> done) {
       if (!api_state || stopping) return false;
-      return api::ingest_async(api_state, std::move(in), received_at,
-                               [this, done = std::move(done)](store::Result<timeline::IngestOutcome> r) {
-                                 connectors::IngestResult result;
-                                 if (r.ok()) {
-                                   result.committed = true;
-                                   result.duplicate = r->duplicate;
-                                   result.interaction_id = r->interaction_id;
-                                   result.customer_id = r->customer_id;
-                                 } else {
-                                   result.error = r.status().to_string();
-                                   auto code = r.status().code();
-                                   result.retryable = code == store::StatusCode::busy || code == store::StatusCode::queue_full ||
-                                                      code == store::StatusCode::stopped;
-                                 }
-                                 asio::post(io, [done, result = std::move(result)] {
-                                   if (done) done(result);
-                                 });
+      return api::ingest_async(api_state, std::move(in), received_at, ingest_completion(std::move(done)));
+    };
+  }
+
+  // Turns a store outcome into the connector's IngestResult, delivered on the io thread.
+  std::function<void(store::Result<timeline::IngestOutcome>)> ingest_completion(
+      std::function<void(connectors::IngestResult)> done) {
+    return [this, done = std::move(done)](store::Result<timeline::IngestOutcome> r) {
+      connectors::IngestResult result;
+      if (r.ok()) {
+        result.committed = true;
+        result.duplicate = r->duplicate;
+        result.interaction_id = r->interaction_id;
+        result.customer_id = r->customer_id;
+      } else {
+        result.error = r.status().to_string();
+        result.retryable = is_retryable(r.status().code());
+      }
+      asio::post(io, [done, result = std::move(result)] {
+        if (done) done(result);
+      });
+    };
+  }
+
+  static bool is_retryable(store::StatusCode code) {
+    return code == store::StatusCode::busy || code == store::StatusCode::queue_full || code == store::StatusCode::stopped;
+  }
+
+  // Checkpoints of connector `name` (connector_state), committed with its ingests.
+  void add_checkpoint_functions(connectors::Context& context, const std::string& name) {
+    context.ingest_with_checkpoint = [this, name](timeline::Interaction in, connectors::Checkpoint checkpoint,
+                                                  std::chrono::steady_clock::time_point received_at,
+                                                  std::function<void(connectors::IngestResult)> done) {
+      if (!api_state || stopping) return false;
+      return api::ingest_async(api_state, std::move(in), received_at, ingest_completion(std::move(done)),
+                               [name, checkpoint = std::move(checkpoint)](store::WriteContext& w) {
+                                 store::put_connector_state(w.db(), name, checkpoint.key, checkpoint.value,
+                                                            wall_clock_ms());
                                });
     };
+    context.save_checkpoints = [this, name](std::vector<connectors::Checkpoint> checkpoints,
+                                            std::function<void(connectors::IngestResult)> done) {
+      if (!store || stopping) return false;
+      return store->submit_write(
+          [name, checkpoints = std::move(checkpoints)](store::WriteContext& w) {
+            for (const auto& c : checkpoints) store::put_connector_state(w.db(), name, c.key, c.value, wall_clock_ms());
+          },
+          [this, done = std::move(done)](store::Status status) {
+            connectors::IngestResult result;
+            result.committed = status.ok();
+            if (!status.ok()) {
+              result.error = status.to_string();
+              result.retryable = is_retryable(status.code());
+            }
+            asio::post(io, [done, result = std::move(result)] {
+              if (done) done(result);
+            });
+          });
+    };
+    context.load_checkpoints = [this, name](
+                                   std::vector<std::string> keys,
+                                   std::function<void(std::map<std::string, std::string>, std::string)> done) {
+      if (!store || stopping) return false;
+      using Values = std::map<std::string, std::string>;
+      return store->submit_read<Values>(
+          [name, keys = std::move(keys)](store::ReadContext& r) {
+            Values values;
+            for (const auto& key : keys) {
+              if (auto value = store::get_connector_state(r.db(), name, key)) values.emplace(key, std::move(*value));
+            }
+            return values;
+          },
+          [this, done = std::move(done)](store::Result<Values> r) {
+            Values values;
+            std::string error;
+            if (r.ok()) {
+              values = std::move(*r);
+            } else {
+              error = r.status().to_string();
+            }
+            asio::post(io, [done, values = std::move(values), error = std::move(error)] {
+              if (done) done(values, error);
+            });
+          });
+    };
+  }
+
+  static std::int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   // Stops the named connectors; `done` runs when all have stopped or their deadline passed.

@@ -599,7 +599,8 @@ bool record_pop_delivered(const std::shared_ptr<ApiState>& s, const std::string&
 
 bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction interaction,
                   std::chrono::steady_clock::time_point received_at,
-                  std::function<void(store::Result<timeline::IngestOutcome>)> done) {
+                  std::function<void(store::Result<timeline::IngestOutcome>)> done,
+                  std::function<void(store::WriteContext&)> in_transaction) {
   auto in = std::make_shared<const timeline::Interaction>(std::move(interaction));
   auto& ingested = s->metrics->counter("omnitrail_interactions_ingested_total", "Interactions stored, by source.",
                                        {{"source", in->source}});
@@ -608,9 +609,10 @@ bool ingest_async(const std::shared_ptr<ApiState>& s, timeline::Interaction inte
                                          {{"source", in->source}});
   auto view = std::make_shared<std::shared_ptr<json>>();  // writer thread only
   return s->store->submit_write<timeline::IngestOutcome>(
-      [s, in, view](store::WriteContext& w) {
+      [s, in, view, in_transaction = std::move(in_transaction)](store::WriteContext& w) {
         const auto now = now_ms();
         auto outcome = timeline::ingest(w, s->ingest, *in, now);
+        if (in_transaction) in_transaction(w);
         if (!outcome.duplicate) record_events(*s, w, outbox::events_for_ingest(*in, outcome, now));
         // A new ringing pop is latency-critical: read its customer view here, in the same
         // transaction (it sees exactly what is being committed), instead of after the commit on

@@ -44,10 +44,13 @@ void set_commit_listener(ApiState& state, CommitListener listener);
 /// Ingests one interaction as a store write job (the same path for POST /api/v1/interactions and
 /// every connector): counts it, tells the commit listener (screen-pop), then calls `done` on a
 /// store thread with the outcome or the error. Returns false (done never called) when the write
-/// queue is full. Any thread.
+/// queue is full. Any thread. `in_transaction`, when set, runs in the same write job right after
+/// the ingest (also for a duplicate): a connector's checkpoint commits with its interaction; if it
+/// throws, the ingest is undone too.
 bool ingest_async(const std::shared_ptr<ApiState>& state, timeline::Interaction interaction,
                   std::chrono::steady_clock::time_point received_at,
-                  std::function<void(store::Result<timeline::IngestOutcome>)> done);
+                  std::function<void(store::Result<timeline::IngestOutcome>)> done,
+                  std::function<void(store::WriteContext&)> in_transaction = {});
 
 /// Places a click-to-call for `agent_id` (whose device is `extension`) to `number` (E.164) through
 /// the phone connector named `connector` (empty: any that can). Returns false when none can right
