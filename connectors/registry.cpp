@@ -5,6 +5,7 @@
 
 #include "connectors/asterisk_ami/ami_connector.hpp"
 #include "connectors/connector.hpp"
+#include "connectors/imap_smtp/imap_connector.hpp"
 #include "connectors/webhooks/webhook_connectors.hpp"
 
 namespace omnitrail::connectors {
@@ -45,8 +46,9 @@ const Factory* find_factory(const std::string& type) {
 
 void register_all() {
   // Each connector type registers its config validator and its factory here as it lands:
-  // imap_smtp, kannel, twilio_sms, webchat are next.
+  // kannel, twilio_sms, webchat are next.
   ami::register_asterisk_ami();
+  imap_smtp::register_imap_smtp();
   webhooks::register_webhook_connectors();
 }
 

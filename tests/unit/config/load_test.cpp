@@ -30,7 +30,7 @@ TEST_CASE("the shipped config and every example validate", "[config][shipped]") 
   // The connector validators live in connectors/ (tests/integration/test_cli.py checks the
   // examples with the real binary and every real validator); here the core sections are checked
   // with a permissive stand-in for each connector type the examples use.
-  for (const char* type : {"asterisk_ami"}) {
+  for (const char* type : {"asterisk_ami", "imap_smtp"}) {
     if (!omnitrail::config::find_connector_validator(type)) {
       omnitrail::config::register_connector_type(type, [](omnitrail::config::BlockReader& block) {
         block.ignore_unknown();
