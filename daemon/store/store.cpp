@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -64,6 +66,7 @@ struct Store::Impl {
   void writer_loop();
   void run_batch(std::vector<WriteItem>& batch);
   void checkpoint(const char* mode) noexcept;
+  void checkpointer_loop();
   void reader_loop(Database& db);
   bool on_store_thread() const;
 
@@ -87,6 +90,39 @@ struct Store::Impl {
   std::thread writer;
   std::vector<std::thread> readers;
 
+  // Checkpoints run on their own thread and connection, never inside the writer's COMMIT:
+  // SQLite's automatic checkpoint (every 1000 WAL frames, with an fsync of the WAL and of the
+  // database) ran in the committing thread and held back every commit callback behind it (the
+  // pop of a ringing call among them). The writer's WAL hook asks for one when the WAL holds
+  // kCheckpointFrames frames; the checkpoint_interval timer runs one in any case.
+  static constexpr int kCheckpointFrames = 1000;
+  Database checkpoint_db;
+  std::thread checkpointer;
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_cv;
+  bool checkpoint_wanted = false;
+  bool checkpoint_exit = false;
+  static int on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+    if (frames >= kCheckpointFrames) {
+      auto* impl = static_cast<Impl*>(self);
+      {
+        std::lock_guard lock(impl->checkpoint_mutex);
+        impl->checkpoint_wanted = true;
+      }
+      impl->checkpoint_cv.notify_one();
+    }
+    return SQLITE_OK;
+  }
+  void stop_checkpointer() {
+    {
+      std::lock_guard lock(checkpoint_mutex);
+      checkpoint_exit = true;
+    }
+    checkpoint_cv.notify_all();
+    if (checkpointer.joinable()) checkpointer.join();
+    checkpoint_db = Database();
+  }
+
   // flock() on `<path>.lock`, held while the store is open: a second omnitraild on the same
   // database would run the same connectors and deliver the same webhooks twice.
   int lock_fd = -1;
@@ -102,20 +138,43 @@ struct Store::Impl {
 
 // ---- writer ---------------------------------------------------------------------------------
 
-void Store::Impl::writer_loop() {
+void Store::Impl::checkpointer_loop() {
   const bool periodic = options.checkpoint_interval.count() > 0;
   auto next_checkpoint = Clock::now() + options.checkpoint_interval;
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mutex);
+      auto ready = [this] { return checkpoint_wanted || checkpoint_exit; };
+      if (periodic) {
+        checkpoint_cv.wait_until(lock, next_checkpoint, ready);
+      } else {
+        checkpoint_cv.wait(lock, ready);
+      }
+      if (checkpoint_exit) return;
+      const bool due = checkpoint_wanted || (periodic && Clock::now() >= next_checkpoint);
+      checkpoint_wanted = false;
+      if (!due) continue;
+    }
+    try {
+      Statement statement = checkpoint_db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+      while (statement.step()) {
+      }
+    } catch (const StoreError&) {
+      // Busy (another checkpoint, a long reader): the next request or interval retries.
+    }
+    stats.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    next_checkpoint = Clock::now() + options.checkpoint_interval;
+  }
+}
+
+void Store::Impl::writer_loop() {
   std::vector<WriteItem> batch;
   batch.reserve(std::min<std::size_t>(options.max_batch, 1024));
   for (;;) {
     {
       std::unique_lock lock(write_mutex);
       auto ready = [this] { return !write_queue.empty() || writer_exit; };
-      if (periodic) {
-        write_cv.wait_until(lock, next_checkpoint, ready);
-      } else {
-        write_cv.wait(lock, ready);
-      }
+      write_cv.wait(lock, ready);
       if (write_queue.empty() && writer_exit) break;
       while (!write_queue.empty() && batch.size() < options.max_batch) {
         batch.push_back(std::move(write_queue.front()));
@@ -126,11 +185,6 @@ void Store::Impl::writer_loop() {
     if (!batch.empty()) {
       run_batch(batch);
       batch.clear();
-    }
-    if (periodic && Clock::now() >= next_checkpoint) {
-      checkpoint("PASSIVE");
-      stats.checkpoints.fetch_add(1, std::memory_order_relaxed);
-      next_checkpoint = Clock::now() + options.checkpoint_interval;
     }
   }
   // Clean close: fold the WAL into the database and truncate it (readers are closed by now).
@@ -318,6 +372,9 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
         options.path, {ConnectionOptions::Mode::read_write_create, options.busy_timeout});
     impl.writer_db.configure_writer(options.synchronous);
     store->schema_version_ = migrate(impl.writer_db);
+    // No checkpoint inside COMMIT: the checkpointer thread does them (see Impl).
+    sqlite3_wal_hook(impl.writer_db.handle(), &Impl::on_wal_commit, &impl);
+    impl.checkpoint_db = Database::open(options.path, {ConnectionOptions::Mode::read_write, options.busy_timeout});
 
     impl.reader_dbs.reserve(options.reader_threads);
     for (std::size_t i = 0; i < options.reader_threads; ++i) {
@@ -328,6 +385,7 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     }
 
     impl.writer = std::thread([&impl] { impl.writer_loop(); });
+    impl.checkpointer = std::thread([&impl] { impl.checkpointer_loop(); });
     impl.readers.reserve(options.reader_threads);
     for (std::size_t i = 0; i < options.reader_threads; ++i) {
       impl.readers.emplace_back([&impl, i] { impl.reader_loop(impl.reader_dbs[i]); });
@@ -391,10 +449,12 @@ void Store::stop() {
   impl.read_cv.notify_all();
   if (impl.on_store_thread()) return;  // contract violation: cannot wait for ourselves
 
-  // Readers first, so that the writer's final TRUNCATE checkpoint finds no open snapshot.
+  // Readers first, so that the writer's final TRUNCATE checkpoint finds no open snapshot, and
+  // no checkpoint of the checkpointer's competes with it.
   for (std::thread& reader : impl.readers) {
     if (reader.joinable()) reader.join();
   }
+  impl.stop_checkpointer();
   {
     std::lock_guard lock(impl.write_mutex);
     impl.writer_exit = true;

@@ -467,7 +467,7 @@ TEST_CASE("A full read queue refuses at once", "[store]") {
   store->stop();  // before `gate` goes out of scope
 }
 
-TEST_CASE("Periodic checkpoints run on the writer", "[store]") {
+TEST_CASE("Periodic checkpoints run on the checkpointer thread", "[store]") {
   TempDir dir;
   Options options = options_for(dir);
   options.checkpoint_interval = 20ms;
@@ -483,6 +483,28 @@ TEST_CASE("Periodic checkpoints run on the writer", "[store]") {
     std::this_thread::sleep_for(10ms);
   }
   CHECK(store->stats().checkpoints >= 2);
+}
+
+TEST_CASE("A growing WAL is checkpointed off the writer, without waiting for the interval", "[store]") {
+  TempDir dir;
+  Options options = options_for(dir);
+  options.checkpoint_interval = std::chrono::hours(1);
+  auto store = open_store(options);
+  Counter done;
+  const std::string big(64 * 1024, 'x');  // ~16 pages per job: 1,000 WAL frames after ~60 jobs
+  for (int i = 0; i < 120; ++i) {
+    store->submit_write([&big](WriteContext& w) { insert_audit(w.db(), big); }, [&](Status) { done.add(); });
+  }
+  REQUIRE(done.wait_for(120));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (store->stats().checkpoints < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(store->stats().checkpoints >= 1);
+  // The WAL's frames reached the database file: a fresh connection reads every row.
+  store->stop();
+  auto db = Database::open(options.path);
+  CHECK(db.query_value<std::int64_t>("SELECT count(*) FROM audit WHERE length(detail) = 65536").value_or(0) == 120);
 }
 
 TEST_CASE("Invalid options are refused", "[store]") {
