@@ -3,11 +3,14 @@ lands once on its sender's timeline and pops the queue's agent; Dovecot stopped 
 the middle of a poll loses and duplicates nothing; a UIDVALIDITY change (the folder renumbered)
 duplicates nothing; an oversized message is skipped with a log line and the poll goes on; the
 password never reaches the log; \\Seen is left as it was (mark_seen: false)."""
+import os
+import subprocess
+import tempfile
 import unittest
 import urllib.parse
 
 from dovecotpeer import PASSWORD, USER, Dovecot, message
-from harness import Daemon, call, wait_until
+from harness import OMNITRAILD, Daemon, call, require_binary, wait_until
 from wsclient import WebSocket
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -129,6 +132,43 @@ class ImapConnectorTest(unittest.TestCase):
             status, _, metrics = d.request("GET", "/metrics", headers={"Authorization": "Bearer " + ADMIN_TOKEN})
             self.assertEqual(status, 200)
             self.assertIn('omnitrail_imap_refused_total{connector="mail"} 1', metrics.decode())
+
+
+class ImapConfigTest(unittest.TestCase):
+    """The block is validated like every connector's: file:line:col, the key's path, no secret."""
+
+    def check(self, block):
+        require_binary()
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "imap.password"), "w") as f:
+                f.write(PASSWORD + "\n")
+            os.chmod(os.path.join(tmp, "imap.password"), 0o600)
+            path = os.path.join(tmp, "omnitrail.yaml")
+            with open(path, "w") as f:
+                f.write("connectors:\n  - name: mail\n    type: imap_smtp\n" + block)
+            r = subprocess.run([OMNITRAILD, "--check-config", "--config", path], capture_output=True, text=True,
+                               timeout=30)
+            self.assertNotIn(PASSWORD, r.stdout + r.stderr)
+            return r.returncode, [l[len(path):] for l in r.stderr.splitlines() if l.startswith(path + ":")]
+
+    def test_valid_block(self):
+        code, errors = self.check("    host: imap.example.com\n    username: u\n    password_file: imap.password\n"
+                                  "    folders: [INBOX, Support/Tier 2]\n    move_to: Done\n    mark_seen: true\n")
+        self.assertEqual((code, errors), (0, []))
+
+    def test_errors_name_the_key_and_the_place(self):
+        code, errors = self.check("    host: mail.example.com\n    tls: none\n    username: u\n"
+                                  "    password_file: imap.password\n    folders: [INBOX, INBOX, \"a*b\"]\n"
+                                  "    poll_interval: 500ms\n    batch_size: 0\n    move_to: INBOX\n    mark_seen: yes\n")
+        self.assertEqual(code, 78)
+        text = "\n".join(errors)
+        for expected in (":5:", "connectors[0].tls", "only for host 127.0.0.1", "connectors[0].folders[1]",
+                         "listed twice", "connectors[0].folders[2]", "connectors[0].poll_interval",
+                         "connectors[0].batch_size", "connectors[0].move_to", "connectors[0].mark_seen"):
+            self.assertIn(expected, text)
+        code, errors = self.check("    host: 127.0.0.1\n    tls: none\n    username: u\n    password: plain-text\n")
+        self.assertEqual(code, 78)
+        self.assertTrue(any("connectors[0].password" in e for e in errors), errors)
 
 
 if __name__ == "__main__":
