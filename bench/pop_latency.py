@@ -139,6 +139,10 @@ class BenchAmiPeer(AmiPeer):
         self.ready = threading.Event()
 
     def _session(self, conn, number):
+        # No Nagle: t0 is stamped right before the DialBegin write, which must leave at once
+        # (with Nagle it waited for the ACK of the previous segment: tens of ms of delayed-ACK
+        # time that was charged to the daemon).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super()._session(_LockedConn(conn), number)
 
     def _replay(self, conn, number):  # called after CoreShowChannels: the link is fully up
@@ -282,6 +286,60 @@ def start_echo_server(path, args=()):
     raise RuntimeError("echo server %r not built (bench/run.sh builds it from bench/echo_server.cpp)" % path)
 
 
+class CppReceiver:
+    """bench/pop_receiver (C++, one Asio thread) holding every agent's WebSocket; same interface
+    as Receiver for the generator: .ringing, .other, .errors, .stop, start(), join()."""
+
+    def __init__(self, binary, host, port, agents):
+        self.proc = subprocess.Popen([binary, host, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        for a in agents:
+            self.proc.stdin.write("%s %s\n" % (a["id"], a["token"]))
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY" or int(line[1]) != len(agents):
+            raise RuntimeError("pop_receiver: %r; %s" % (line, self.proc.stderr.read()[:2000]))
+        self.ringing, self.other, self.errors, self.stop = {}, {}, [], False
+
+    def start(self):
+        pass
+
+    def join(self, timeout=None):
+        """Stops the receiver and collects what it stamped."""
+        self.proc.stdin.write("STOP\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            f = line.split()
+            if not f or f[0] == "END":
+                break
+            if f[0] == "R" and f[3] not in self.ringing:
+                self.ringing[f[3]] = (int(f[1]) / 1e9, f[2], int(f[4]))
+            elif f[0] == "T":
+                self.other[f[1]] = int(f[2])
+            elif f[0] == "E":
+                self.errors.append(" ".join(f[1:]))
+        self.proc.wait(10)
+
+    def live_count(self):
+        return None  # known only at the end
+
+
+def echo_baseline_cpp(client, echo_bin, payload_size, rounds):
+    """The echo round trip through bench/pop_receiver --echo: the same C++ client as the pops."""
+    proc, port, kind = start_echo_server(echo_bin, ["--reply-bytes", str(payload_size)])
+    try:
+        out = subprocess.run([client, "--echo", "127.0.0.1", str(port), str(rounds + 50)], capture_output=True,
+                             text=True, timeout=120).stdout.split("\n")
+        samples = [int(l.split()[1]) / 1e9 for l in out if l.startswith("RTT ")][50:]
+        if len(samples) != rounds:
+            raise RuntimeError("pop_receiver --echo gave %d samples, want %d" % (len(samples), rounds))
+        return kind, payload_size, samples
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
 def echo_baseline(echo_bin, payload_size, rounds):
     """Round trip: a 16-byte request (client frames are masked byte by byte in Python, so a big
     request would time the client) answered by one payload_size-byte frame from the Beast server
@@ -394,6 +452,8 @@ def main():
     ap.add_argument("--lookup-rounds", type=int, default=20000)
     ap.add_argument("--omnitraild", default=os.environ.get("OMNITRAILD", ""))
     ap.add_argument("--echo-server", default=os.path.join(ROOT, "build-bench", "echo_server"))
+    ap.add_argument("--receiver", default=os.path.join(ROOT, "build-bench", "pop_receiver"),
+                    help="C++ agent-side client (bench/pop_receiver.cpp); '' or missing: the Python receiver")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--store-file", default="", help="preloaded store to copy in (bench/preload.py)")
     ap.add_argument("--customers", type=int, default=0, help="customers in --store-file (callers are drawn from them)")
@@ -401,6 +461,9 @@ def main():
                     help="isolation: bursts of this many REST interactions in the second half of the run")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if args.receiver and not os.path.exists(args.receiver):
+        print("pop_latency: %s not built; using the Python receiver" % args.receiver, file=sys.stderr)
+        args.receiver = ""
     if not args.omnitraild:
         sys.exit("--omnitraild or OMNITRAILD is required")
     args.omnitraild = os.path.abspath(args.omnitraild)
@@ -424,7 +487,7 @@ def main():
     tmpl = CallTemplate()
     peer = BenchAmiPeer()
     result = {"benchmark": "isolation" if args.burst_interactions > 0 else "pop_latency",
-              "params": {"agents": args.agents, "rate_cps": args.rate, "duration_s": args.duration,
+              "params": {"receiver": "C++ (bench/pop_receiver.cpp)" if args.receiver else "Python (tests/integration/wsclient.py)", "agents": args.agents, "rate_cps": args.rate, "duration_s": args.duration,
                          "ring_hold_s": args.ring_hold, "seed": args.seed, "omnitraild": args.omnitraild,
                          "capture": "direct_call.ami", "store_file": args.store_file or None,
                          "customers": args.customers if args.store_file else 0,
@@ -447,15 +510,18 @@ def main():
         if not peer.ready.wait(30):
             raise RuntimeError("the connector never completed its AMI session; log:\n" + d.log())
         sockets = {}
-        for a in agents:
-            ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + a["token"]})
-            if ws.status != 101:
-                raise RuntimeError("agent %s WebSocket refused: %s" % (a["id"], ws.handshake))
-            hello = ws.recv(10)
-            if hello.get("type") != "hello":
-                raise RuntimeError("expected hello, got %r" % hello)
-            sockets[a["id"]] = ws
-        rx = Receiver(sockets)
+        if args.receiver:
+            rx = CppReceiver(args.receiver, d.host, d.port, agents)
+        else:
+            for a in agents:
+                ws = WebSocket(d.host, d.port, "/api/v1/agents/ws", {"Authorization": "Bearer " + a["token"]})
+                if ws.status != 101:
+                    raise RuntimeError("agent %s WebSocket refused: %s" % (a["id"], ws.handshake))
+                hello = ws.recv(10)
+                if hello.get("type") != "hello":
+                    raise RuntimeError("expected hello, got %r" % hello)
+                sockets[a["id"]] = ws
+            rx = Receiver(sockets)
         rx.start()
 
         # Generate calls: DialBegin (t0) at n/rate; the rest of each call ring_hold later.
@@ -553,7 +619,11 @@ def main():
         peer.close()
 
     # Baseline 1: WebSocket round trip through the same Python client to a bare echo server.
-    kind, size, ec = echo_baseline(args.echo_server, result["pop"]["frame_bytes_median"] or 1024, args.echo_rounds)
+    if args.receiver:
+        kind, size, ec = echo_baseline_cpp(args.receiver, args.echo_server, result["pop"]["frame_bytes_median"] or 1024,
+                                           args.echo_rounds)
+    else:
+        kind, size, ec = echo_baseline(args.echo_server, result["pop"]["frame_bytes_median"] or 1024, args.echo_rounds)
     result["echo"] = summary_ms(ec)
     result["echo"].update({"server": kind, "payload_bytes": size})
 

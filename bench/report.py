@@ -129,10 +129,11 @@ class Report:
             return
         p, pop, lk, ec = r["params"], r["pop"], r["lookup"], r["echo"]
         self.md += ["## Pop latency (AMI DialBegin bytes written -> pop.ringing frame received)", "",
-                    "Parameters: %d agents, %g calls/s for %g s (%d calls), ring hold %g s, store: %s."
+                    "Parameters: %d agents, %g calls/s for %g s (%d calls), ring hold %g s, store: %s; agents' "
+                    "side: %s (the echo baseline uses the same client); the AMI generator writes with TCP_NODELAY."
                     % (p["agents"], p["rate_cps"], p["duration_s"], pop["calls"], p["ring_hold_s"],
                        ("preloaded, %d customers, callers are distinct preloaded customers" % p["customers"])
-                       if p.get("store_file") else "empty (every caller new)"), "",
+                       if p.get("store_file") else "empty (every caller new)", p.get("receiver", "Python")), "",
                     "| measurement | count | p50 ms | p95 ms | p99 ms | max ms | mean ms |", "|---|---|---|---|---|---|---|"]
         for name, s in (("pop latency (omnitraild)", pop),
                         ("baseline: WS echo round trip (%s, %d B)" % (ec["server"], ec["payload_bytes"]), ec),

@@ -12,7 +12,7 @@
 # Builds nothing of the daemon: uses $OMNITRAILD, else build/daemon/omnitraild, else
 # build-lead/daemon/omnitraild (the first one with the asterisk_ami connector), copied to a
 # private temporary file so a rebuild during the run cannot change it. Builds the bench tools
-# (bench/*.cpp: echo_server, hello_server, preload, insert_baseline) with plain g++ into
+# (bench/*.cpp: echo_server, hello_server, preload, insert_baseline, pop_receiver) with plain g++ into
 # build-bench/ when missing or stale. The preloaded store is cached in build-bench/stores/.
 # Every load targets 127.0.0.1; every loop is bounded in count and time.
 set -euo pipefail
@@ -86,6 +86,7 @@ build echo_server -lboost_system -lpthread
 build hello_server -lboost_system -lpthread
 build preload -lsqlite3
 build insert_baseline -lsqlite3
+build pop_receiver -lboost_system -lpthread
 ECHO="${OMNITRAIL_BENCH_ECHO:-$BUILD/echo_server}"
 
 RES="$HERE/results"
