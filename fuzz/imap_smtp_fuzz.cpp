@@ -9,6 +9,7 @@
 
 #include "connectors/imap_smtp/email_interaction.hpp"
 #include "connectors/imap_smtp/email_message.hpp"
+#include "connectors/imap_smtp/imap_protocol.hpp"
 #include "connectors/imap_smtp/mail_text.hpp"
 #include "connectors/imap_smtp/reply_composer.hpp"
 #include "daemon/timeline/interaction.hpp"
@@ -46,10 +47,25 @@ void check_parsed(const mail::ParsedEmail& e, const mail::ParseLimits& limits) {
   require(e.date_ms > 0);
 }
 
+// The same bytes as IMAP server output (untagged STATUS / SEARCH lines) and as a stored checkpoint.
+void check_imap_protocol(std::string_view raw) {
+  if (auto status = mail::parse_folder_status(raw)) require(status->uidvalidity != 0);
+  const auto uids = mail::parse_search(raw);
+  for (std::size_t i = 0; i < uids.size(); ++i) require(uids[i] != 0 && (i == 0 || uids[i - 1] < uids[i]));
+  const auto set = mail::uid_set(uids);
+  require(uids.empty() == set.empty());
+  if (auto checkpoint = mail::parse_checkpoint(raw)) {
+    auto again = mail::parse_checkpoint(mail::format_checkpoint(*checkpoint));
+    require(again && again->uidvalidity == checkpoint->uidvalidity && again->last_uid == checkpoint->last_uid);
+  }
+  if (mail::valid_folder_name(raw)) require(!mail::url_encode_folder(raw).empty());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view raw(reinterpret_cast<const char*>(data), size);
+  check_imap_protocol(raw);
   mail::ParseLimits limits;
   limits.max_message_bytes = 1024 * 1024;
   limits.max_text_bytes = 16 * 1024;

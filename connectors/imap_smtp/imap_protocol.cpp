@@ -69,6 +69,7 @@ std::vector<std::uint64_t> parse_search(std::string_view untagged) {
     line.remove_prefix(8);
     while (!line.empty()) {
       while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+      if (line.empty()) break;  // trailing blanks (found by the fuzzer)
       auto end = line.find(' ');
       auto token = line.substr(0, end);
       if (token.front() == '(') break;  // (MODSEQ n) and other extensions end the list

@@ -31,6 +31,8 @@ TEST_CASE("SEARCH responses give sorted, unique UIDs", "[imap]") {
   CHECK(parse_search("* SEARCH 1 2 (MODSEQ 917)\r\n") == std::vector<std::uint64_t>{1, 2});
   CHECK(parse_search("* 3 EXISTS\r\n* SEARCH x 0 12\r\n") == std::vector<std::uint64_t>{12});
   CHECK(parse_search("* SEARCHING 5\r\n").empty());
+  CHECK(parse_search("* SEARCH 3 5 ") == std::vector<std::uint64_t>{3, 5});  // trailing blank
+  CHECK(parse_search("* SEARCH   \r\n").empty());
 }
 
 TEST_CASE("checkpoints round-trip and damaged values are refused", "[imap]") {
