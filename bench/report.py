@@ -151,8 +151,8 @@ class Report:
         if h.get("count"):
             self.md += ["- omnitraild's own histogram (`omnitrail_pop_latency_seconds`: trigger handed to ingest -> pop "
                         "frame written to the socket; bucket upper bounds): %d pops, mean %s ms, p50 <= %s ms, "
-                        "p95 <= %s ms, p99 <= %s ms. The gap to the client-side figures is the load generator "
-                        "(one Python process reading every agent socket) and the AMI read/parse before ingest."
+                        "p95 <= %s ms, p99 <= %s ms. The client-side figures add the AMI read and parse before ingest, the kernel "
+                        "and the client."
                         % (h["count"], fmt(h["mean_ms"]), fmt(h["p50_le_ms"]), fmt(h["p95_le_ms"]), fmt(h["p99_le_ms"]))]
         self.md += [""]
         c, _ = self.store_scale()
