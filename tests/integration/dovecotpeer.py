@@ -1,7 +1,7 @@
 """A real Dovecot IMAP server for the tests: its own config, passwd-file user, maildir, base_dir
 and state_dir in a temporary folder, plain IMAP (`ssl = no`) on 127.0.0.1 and an ephemeral port.
 Mail processes run as Debian's `dovecot` user (Dovecot refuses uid 0); the login process as
-`dovenull`. Messages are delivered with APPEND over imaplib."""
+`dovenull`. Messages are delivered with APPEND over imaplib, or written into the maildir while it is down."""
 import imaplib
 import os
 import pwd
@@ -130,6 +130,17 @@ class Dovecot:
                     raise AssertionError("APPEND failed: %r" % data)
         finally:
             m.logout()
+
+    def deliver(self, messages):
+        """Writes messages into INBOX's maildir `new/` (works while Dovecot is stopped)."""
+        user = pwd.getpwnam("dovecot")
+        new_dir = os.path.join(self.dir, "home", USER, "Maildir", "new")
+        for i, raw in enumerate(messages):
+            name = "%d.M%dP%d.omnitrail-test" % (time.time(), i, os.getpid())
+            path = os.path.join(new_dir, name)
+            with open(path, "wb") as f:
+                f.write(raw)
+            os.chown(path, user.pw_uid, user.pw_gid)
 
     def status(self, folder="INBOX"):
         m = self.client()

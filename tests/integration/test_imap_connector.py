@@ -98,17 +98,23 @@ class ImapConnectorTest(unittest.TestCase):
 
     def test_dovecot_restart_mid_poll_and_uidvalidity_change_lose_and_duplicate_nothing(self):
         sender = "bulk@example.org"
-        first = ["bulk-%d@example.org" % i for i in range(24)]
+        first = ["bulk-%d@example.org" % i for i in range(60)]
+        while_down = ["down-%d@example.org" % i for i in range(5)]
+        # Delivered before the daemon starts, so that its first poll has 15 batches of 40 KB
+        # messages to work through. (Whether Dovecot stops in the middle of that poll depends on
+        # the machine's speed; what is asserted holds either way.)
+        self.dovecot.append([message(sender, mid, "Bulk %d" % i, size=40000) for i, mid in enumerate(first)])
         with Daemon(config(self.dovecot.port), files=FILES) as d:
-            wait_until(lambda: self.state(d)["state"] == "up", 20, "connector up")
-            self.dovecot.append([message(sender, mid, "Bulk %d" % i) for i, mid in enumerate(first)])
-            # Stop Dovecot as soon as the first messages are committed (batches of 4).
             wait_until(lambda: self.message_ids(d, sender), 30, "the first commits")
             self.dovecot.stop()
             wait_until(lambda: self.state(d)["state"] == "down", 30, "connector down")
             self.assertTrue(self.state(d)["last_error"])
+            # Mail delivered while the server is down (straight into the maildir, as an MDA does).
+            self.dovecot.deliver([message(sender, mid, "Down %d" % i) for i, mid in enumerate(while_down)])
             self.dovecot.start()
-            wait_until(lambda: self.message_ids(d, sender) == set(first), 40, "all messages after the restart")
+            wait_until(lambda: self.message_ids(d, sender) == set(first) | set(while_down), 40,
+                       "all messages after the restart")
+            first = first + while_down
 
             # The folder is renumbered (new UIDVALIDITY): it is read again and nothing doubles.
             before = self.dovecot.status()["UIDVALIDITY"]
