@@ -47,16 +47,10 @@ from amipeer import AmiPeer, capture_events  # noqa: E402
 import harness  # noqa: E402
 from harness import wait_until  # noqa: E402
 from wsclient import WebSocket  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import ms, pct, summary_ms  # noqa: E402
 
 ADMIN_TOKEN = "admin-token-for-bench-0123456789"
-
-
-def pct(values, p):
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))  # nearest rank
-    return s[k]
 
 
 def daemon_histogram(d):
@@ -91,17 +85,6 @@ def daemon_histogram(d):
     return {"count": count, "mean_ms": round(total / count * 1000.0, 3) if count else None,
             "p50_le_ms": upper(50), "p95_le_ms": upper(95), "p99_le_ms": upper(99),
             "buckets": [[None if le == float("inf") else le, n] for le, n in buckets]}
-
-
-def summary_ms(values):
-    return {"count": len(values),
-            "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)), "p99_ms": ms(pct(values, 99)),
-            "max_ms": ms(max(values) if values else None),
-            "mean_ms": ms(sum(values) / len(values) if values else None)}
-
-
-def ms(v):
-    return None if v is None else round(v * 1000.0, 3)
 
 
 class _LockedConn:
@@ -498,7 +481,6 @@ def main():
         if args.customers < total:
             sys.exit("--customers (%d) must be >= calls (%d): each call is a distinct preloaded customer"
                      % (args.customers, total))
-        import benchlib
         preloaded_callers = [benchlib.bench_phone(i) for i in random.sample(range(args.customers), total)]
     d = harness.Daemon(config(peer.port, agents), files=files)
     if args.store_file:
