@@ -5,6 +5,7 @@ import os
 import random
 import re
 import resource
+import struct
 import shutil
 import signal
 import sqlite3
@@ -47,6 +48,25 @@ def summary_ms(values):
             "p50_ms": ms(pct(values, 50)), "p95_ms": ms(pct(values, 95)), "p99_ms": ms(pct(values, 99)),
             "max_ms": ms(max(values) if values else None),
             "mean_ms": ms(sum(values) / len(values) if values else None)}
+
+
+def next_frame(buf):
+    """The first complete (unmasked, server-sent) WebSocket frame in `buf`: (first header byte,
+    payload, rest of buf), or None while it is incomplete."""
+    if len(buf) < 2:
+        return None
+    n, off = buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, off = struct.unpack("!H", buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, off = struct.unpack("!Q", buf[2:10])[0], 10
+    if len(buf) < off + n:
+        return None
+    return buf[0], buf[off:off + n], buf[off + n:]
 
 
 def raise_nofile(want):

@@ -13,7 +13,6 @@ import json
 import os
 import selectors
 import socket
-import struct
 import sys
 import time
 
@@ -53,19 +52,12 @@ class Idler:
                     self.closed += 1
                     continue
                 buf = ws.buffer + chunk
-                while len(buf) >= 2:
-                    n, off = buf[1] & 0x7F, 2
-                    if n == 126:
-                        if len(buf) < 4:
-                            break
-                        n, off = struct.unpack("!H", buf[2:4])[0], 4
-                    elif n == 127:
-                        if len(buf) < 10:
-                            break
-                        n, off = struct.unpack("!Q", buf[2:10])[0], 10
-                    if len(buf) < off + n:
+                while True:
+                    frame = benchlib.next_frame(buf)
+                    if frame is None:
                         break
-                    opcode, payload, buf = buf[0] & 0x0F, buf[off:off + n], buf[off + n:]
+                    b1, payload, buf = frame
+                    opcode = b1 & 0x0F
                     if opcode == 0x9:
                         ws.sock.setblocking(True)
                         ws.send_frame(0xA, payload)

@@ -31,7 +31,6 @@ import random
 import selectors
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import threading
@@ -217,20 +216,11 @@ class Receiver(threading.Thread):
 
     def _frames(self, agent, t1):
         buf = self.bufs[agent]
-        while len(buf) >= 2:
-            b1, b2 = buf[0], buf[1]
-            n, off = b2 & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    break
-                n, off = struct.unpack("!H", buf[2:4])[0], 4
-            elif n == 127:
-                if len(buf) < 10:
-                    break
-                n, off = struct.unpack("!Q", buf[2:10])[0], 10
-            if len(buf) < off + n:
+        while True:
+            frame = benchlib.next_frame(buf)
+            if frame is None:
                 break
-            payload, buf = buf[off:off + n], buf[off + n:]
+            b1, payload, buf = frame
             opcode, fin = b1 & 0x0F, b1 & 0x80
             if opcode == 0x9:
                 self.ws[agent].send_frame(0xA, payload)
