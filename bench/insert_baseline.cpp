@@ -22,41 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_sqlite.hpp"
+
 namespace {
 
-void die(sqlite3* db, const char* what) {
-  std::fprintf(stderr, "insert_baseline: %s: %s\n", what, db ? sqlite3_errmsg(db) : "?");
-  std::exit(1);
-}
+using namespace bench;
 
-void exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::fprintf(stderr, "insert_baseline: %s: %s\n", sql, err ? err : "?");
-    std::exit(1);
-  }
-}
-
-sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) die(db, sql);
-  return s;
-}
-
-constexpr int areas[] = {212, 312, 415, 617, 702, 713, 808, 919};
-
-std::string bench_phone(std::int64_t i) {  // same as bench/preload.cpp and bench/benchlib.py
-  const int area = areas[i % 8];
-  const std::int64_t j = i / 8;
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "+1%03d%03d%04d", area, static_cast<int>(230 + (j / 10000) % 70),
-                static_cast<int>(j % 10000));
-  return buf;
-}
-
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -6,7 +6,7 @@
 // The database must already carry the daemon's schema: bench/benchlib.py starts omnitraild once
 // on an empty path (the daemon applies its own migrations, daemon/store/migrations.cpp), stops
 // it, then runs this tool on the file. Rows go in with the sqlite3 C API: prepared statements,
-// one transaction per batch. Phone numbers are bench_phone(i) below; bench/benchlib.py has the
+// one transaction per batch. Phone numbers are bench_phone(i) in bench_sqlite.hpp; bench/benchlib.py has the
 // same function (keep them identical).
 //
 //   preload DB --customers N --interactions M [--batch B]
@@ -22,26 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_sqlite.hpp"
+
 namespace {
 
-void die(sqlite3* db, const char* what) {
-  std::fprintf(stderr, "preload: %s: %s\n", what, db ? sqlite3_errmsg(db) : "?");
-  std::exit(1);
-}
-
-void exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::fprintf(stderr, "preload: %s: %s\n", sql, err ? err : "?");
-    std::exit(1);
-  }
-}
-
-sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) die(db, sql);
-  return s;
-}
+using namespace bench;
 
 void step_reset(sqlite3* db, sqlite3_stmt* s) {
   if (sqlite3_step(s) != SQLITE_DONE) die(db, sqlite3_sql(s));
@@ -62,22 +47,6 @@ std::string public_id(char prefix, std::uint64_t n, std::uint64_t salt) {
   return buf;
 }
 
-// Same as benchlib.bench_phone: +1 <area> <exchange 230..299> <line 0000..9999>.
-constexpr int areas[] = {212, 312, 415, 617, 702, 713, 808, 919};
-constexpr std::int64_t max_customers = 8LL * 70 * 10000;
-
-std::string bench_phone(std::int64_t i) {
-  const int area = areas[i % 8];
-  const std::int64_t j = i / 8;
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "+1%03d%03d%04d", area, static_cast<int>(230 + (j / 10000) % 70),
-                static_cast<int>(j % 10000));
-  return buf;
-}
-
-void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
 
 }  // namespace
 

@@ -77,7 +77,7 @@ BUILD="$ROOT/build-bench"
 mkdir -p "$BUILD"
 build() {  # build NAME LIBS...: bench/NAME.cpp -> build-bench/NAME when missing or stale
   local name="$1"; shift
-  if [ ! -x "$BUILD/$name" ] || [ "$HERE/$name.cpp" -nt "$BUILD/$name" ]; then
+  if [ ! -x "$BUILD/$name" ] || [ "$HERE/$name.cpp" -nt "$BUILD/$name" ] || [ "$HERE/bench_sqlite.hpp" -nt "$BUILD/$name" ]; then
     echo "building $BUILD/$name" >&2
     g++ -std=c++20 -O2 -o "$BUILD/$name.tmp" "$HERE/$name.cpp" "$@" && mv "$BUILD/$name.tmp" "$BUILD/$name"
   fi
