@@ -7,7 +7,6 @@
 #include <cctype>
 #include <limits>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -91,11 +90,7 @@ SplitUrl split_url(const std::string& url) {
 
 }  // namespace
 
-bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept { return util::constant_time_equal(a, b); }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) { return util::hmac_sha256_hex(key, data); }
 

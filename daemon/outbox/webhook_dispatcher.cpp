@@ -26,14 +26,7 @@ namespace omnitrail::outbox {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+using store::unix_millis_now;
 
 struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& context, store::Store& s, metrics::Registry& m, DispatcherTuning t)
@@ -125,7 +118,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& [id, until] : cooling) busy.push_back(id);
     std::vector<std::string> names;
     for (const auto& w : config->webhooks) names.push_back(w.name);
-    const auto now = now_ms();
+    const auto now = unix_millis_now();
     bool queued = store.submit_read<std::vector<DueDelivery>>(
         [now, free, busy, names](store::ReadContext& r) { return due_webhook_deliveries(r.db(), now, free, busy, names); },
         on_io<std::vector<DueDelivery>>([](Impl& self, store::Result<std::vector<DueDelivery>> result) {
@@ -152,7 +145,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     auto event = nlohmann::json::parse(row.body, nullptr, false);
     const std::string event_id = event.is_object() ? event.value("id", std::string()) : std::string();
     const std::string event_type = event.is_object() ? event.value("type", std::string()) : std::string();
-    const auto unix_seconds = now_ms() / 1000;
+    const auto unix_seconds = unix_millis_now() / 1000;
 
     net::HttpRequest request;
     request.method = "POST";
@@ -190,7 +183,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
     }
     log::debug("webhooks", row.webhook, ": delivery ", row.id, " answered ", response.status, " ", response.error);
     const auto outcome = classify_attempt(response.status, got_response);
-    const auto now = now_ms();
+    const auto now = unix_millis_now();
     std::string reason = got_response ? "HTTP " + std::to_string(response.status) : response.error;
     std::string state = "sent";
     std::int64_t next = now;
@@ -261,7 +254,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
 
   void apply_stats(const std::vector<WebhookQueueStats>& stats) {
     if (!config) return;
-    const auto now = now_ms();
+    const auto now = unix_millis_now();
     for (const auto& name : gauged) {  // removed on reload: their gauges must not keep alerting
       if (hook(name)) continue;
       metrics.gauge("omnitrail_webhook_queue_depth", "Webhook deliveries pending (waiting or being attempted).",
@@ -289,7 +282,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   // batch per write job, so ingest is never starved); then stranded waiting heads are repaired.
   void prune(std::size_t total = 0) {
     constexpr int batch = 5000;
-    const auto before = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(tuning.keep_finished).count();
+    const auto before = unix_millis_now() - std::chrono::duration_cast<std::chrono::milliseconds>(tuning.keep_finished).count();
     bool queued = store.submit_write<std::size_t>(
         [before](store::WriteContext& w) { return prune_webhook_deliveries(w, before, batch); },
         on_io<std::size_t>([total](Impl& self, store::Result<std::size_t> r) {
@@ -302,7 +295,7 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void repair() {
-    const auto now = now_ms();
+    const auto now = unix_millis_now();
     store.submit_write<std::size_t>([now](store::WriteContext& w) { return repair_webhook_queues(w, now); },
                                     on_io<std::size_t>([](Impl& self, store::Result<std::size_t> r) {
                                       if (r.ok() && *r > 0) {
@@ -328,7 +321,7 @@ void WebhookDispatcher::configure(std::shared_ptr<const config::Config> config) 
     names.push_back(w.name);
     for (const char* outcome : {"delivered", "retry", "dead"}) impl.outcome_counter(w.name, outcome);
   }
-  const auto now = now_ms();
+  const auto now = unix_millis_now();
   // Rows of removed webhooks are cancelled (the due query ignores them meanwhile, so a refused
   // cancel blocks nothing); finished rows are pruned and stranded queue heads repaired.
   bool cancelling = impl.store.submit_write<std::size_t>(
