@@ -11,6 +11,9 @@
 #include <vector>
 
 #include <chrono>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
 
 #include "daemon/config/config.hpp"
 #include "daemon/http/router.hpp"
@@ -80,6 +83,23 @@ using CheckpointLoadFunction =
     std::function<bool(std::vector<std::string> keys,
                        std::function<void(std::map<std::string, std::string> values, std::string error)> done)>;
 
+/// A delivery report from the provider (Kannel DLR, Twilio status callback) about a message this
+/// connector sent: it updates that message's status on the timeline (metadata.delivery) and in
+/// GET /api/v1/messages/{id}. The message is found by `message_id` (our m_... id, when the
+/// provider echoes it back, e.g. in a dlr-url) or else by `provider_id` (the id send() reported),
+/// among this connector's messages only. `status`: "sent" (accepted by the network), "delivered"
+/// or "failed" (with `error`, the provider's reason, no secrets). A report for an unknown message
+/// is counted and dropped (IngestResult.error says so); a report never moves a message backwards
+/// (delivered/failed are final). `done` runs on the io thread.
+struct DeliveryReport {
+  std::string message_id;
+  std::string provider_id;
+  std::string status;
+  std::string error;
+  std::int64_t occurred_at_ms = 0;
+};
+using DeliveryReportFunction = std::function<bool(DeliveryReport, std::function<void(IngestResult)> done)>;
+
 /// What the core lends a connector; connectors only ever see this narrow view.
 struct Context {
   boost::asio::io_context& io;
@@ -93,6 +113,51 @@ struct Context {
   CheckpointLoadFunction load_checkpoints = {};
   // For CPU-heavy work that must not run on the io thread (MIME parsing). May be null.
   util::BlockingPool* blocking = nullptr;
+  // Delivery reports of sent messages (SMS connectors). Empty in builds/tests without outbound.
+  DeliveryReportFunction report_delivery = {};
+};
+
+/// An outbound message (an agent's reply by email / SMS / chat) on its way through the durable
+/// outbox (docs/messages.md). The core fills the first block from POST /api/v1/messages, asks the
+/// connector to prepare() it (io thread, synchronous), then commits in ONE transaction the
+/// outbound interaction (kind "<channel>.sent", external_id, conversation_key, from, subject and
+/// metadata as prepared) and the outbox row holding this whole value. The dispatcher later hands
+/// the same value, read back from the outbox, to send(): a send after a restart sees exactly what
+/// was prepared, so ids derived from `id` (an email's Message-ID) stay the same on every attempt.
+struct OutboundMessage {
+  // --- set by the core ---
+  std::string id;           ///< public id "m_<16 hex>": unique, stable; the idempotency key
+  std::string channel;      ///< email | sms | chat (the connector's outbound_channel())
+  std::string connector;    ///< the connector's name (the interaction's source)
+  std::string customer_id;  ///< the customer the agent wrote to (public id)
+  std::string agent;        ///< agent id (or "admin" / "api") who wrote it
+  std::string to;           ///< recipient as given, or the parent's sender; prepare() normalises
+  std::string subject;      ///< email: may be empty (prepare derives "Re: ..." from the parent)
+  std::string text;         ///< UTF-8, non-empty, bounded by the API
+  std::int64_t created_at_ms = 0;
+  /// The interaction replied to, as GET /api/v1/interactions/{id} shows it (external_id, from,
+  /// to, subject, metadata, conversation_id ...), or null for a new conversation.
+  nlohmann::json parent;
+  // --- set by prepare() ---
+  std::string from;              ///< our address / number used to send
+  std::string external_id;       ///< the interaction's external_id (unique within the connector)
+  std::string conversation_key;  ///< the thread / number pair / chat session it belongs to
+  nlohmann::json metadata = nlohmann::json::object();  ///< channel data kept on the interaction
+  // --- set by the dispatcher for send() ---
+  int attempt = 0;  ///< 1 for the first attempt
+};
+
+/// The outcome of one send() attempt.
+struct SendResult {
+  enum class Outcome {
+    sent,    ///< the provider accepted it (SMTP 250, HTTP 2xx): final unless a delivery report follows
+    retry,   ///< temporary (connection refused, timeout, SMTP 4xx, HTTP 5xx / 429): try again later
+    failed,  ///< permanent (SMTP 5xx, HTTP 4xx, recipient refused): never retried automatically
+  };
+  Outcome outcome = Outcome::retry;
+  std::string provider_id;  ///< the provider's id (Twilio SID, Kannel id, Message-ID); may be empty
+  int provider_code = 0;    ///< SMTP reply code or HTTP status, 0 when none
+  std::string error;        ///< short reason for retry / failed, never a secret
 };
 
 /// Click-to-call: ring the agent's own device, then dial the customer's number.
@@ -126,6 +191,27 @@ class Connector {
     (void)request;
     (void)progress;
     return false;
+  }
+  /// The channel this connector sends messages on ("email", "sms", "chat"), or "" when it sends
+  /// none (the default). Only connectors with a channel get prepare() and send().
+  virtual std::string outbound_channel() const { return {}; }
+  /// Validates and completes a message before it is queued: normalises `to` (refusing what this
+  /// channel cannot reach), sets from, external_id, conversation_key, subject and metadata.
+  /// Returns "" when the message can be queued, else a message for the API client (400), naming
+  /// the field, never a secret. Synchronous, cheap, io thread; must not do I/O.
+  virtual std::string prepare(OutboundMessage& message) {
+    (void)message;
+    return "this connector does not send messages";
+  }
+  /// Sends one prepared message (one attempt). `done` is called exactly once, on the io thread,
+  /// never inline; after stop() began it may report retry ("stopping"). The connector bounds
+  /// every attempt with its own timeouts.
+  virtual void send(const OutboundMessage& message, std::function<void(SendResult)> done) {
+    (void)message;
+    SendResult r;
+    r.outcome = SendResult::Outcome::failed;
+    r.error = "this connector does not send messages";
+    done(std::move(r));
   }
 };
 
