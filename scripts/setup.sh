@@ -12,7 +12,7 @@ build_packages=(
 )
 test_packages=(
   clang libclang-rt-14-dev systemd openssl curl chromium nodejs
-  dovecot-imapd python3-aiosmtpd kannel
+  dovecot-imapd python3-aiosmtpd kannel kannel-extras
 )
 bench_packages=(
   wrk
