@@ -1,12 +1,22 @@
 """A real Dovecot IMAP server for the tests: its own config, passwd-file user, maildir, base_dir
 and state_dir in a temporary folder, plain IMAP (`ssl = no`) on 127.0.0.1 and an ephemeral port.
 Mail processes run as Debian's `dovecot` user (Dovecot refuses uid 0); the login process as
-`dovenull`. Messages are delivered with APPEND over imaplib, or written into the maildir while it is down."""
+`dovenull`. Messages are delivered with APPEND over imaplib, or written into the maildir while it is down.
+
+Dovecot(tls=True): `ssl = required` with a throwaway CA and server certificate made by the
+`openssl` CLI in the temporary folder (`ca_file`; `other_ca_file` is a second CA that signed
+nothing), an imaps listener on `imaps_port` and the plain listener on `port` offering STARTTLS;
+`client()` then logs in over imaps, trusting the test CA only. `cert_hosts` are the
+certificate's subjectAltNames. Dovecot counts a connection whose remote address equals its local
+one (127.0.0.1 to 127.0.0.1) as `secured` and lets it log in without TLS even then, so tests tell
+a TLS session by its login line, which names the listener's port: `lport=N ... TLS`, not
+`secured` (`logins()`)."""
 import imaplib
 import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -20,7 +30,7 @@ listen = 127.0.0.1
 base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = dovenull
@@ -41,13 +51,50 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+{imaps}
   }}
 }}
 service anvil {{
   chroot =
 }}
 """
+
+
+SSL_CONFIG = """ssl = required
+ssl_cert = <{dir}/tls/server.pem
+ssl_key = <{dir}/tls/server.key
+ssl_min_protocol = TLSv1.2
+login_log_format_elements = user=<%u> method=%m rip=%r lip=%l lport=%{{local_port}} mpid=%e %c session=<%{{session}}>"""
+
+IMAPS_LISTENER = """    address = 127.0.0.1
+    port = {port}
+    ssl = yes"""
+
+
+def openssl(*args, cwd):
+    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s failed: %s" % (" ".join(args), r.stderr))
+
+
+def make_certificates(folder, hosts):
+    """A CA (ca.pem), a server certificate it signed for `hosts` (server.pem, server.key), and a
+    second CA that signed nothing (other-ca.pem), all EC P-256, valid for two days."""
+    os.makedirs(folder)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    for name, cn in (("ca", "Omnitrail Test CA"), ("other-ca", "Omnitrail Untrusted Test CA")):
+        openssl("req", "-x509", *key, "-keyout", name + ".key", "-out", name + ".pem", "-days", "2",
+                "-subj", "/CN=" + cn, *ca_ext, cwd=folder)
+    openssl("req", "-new", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=" + hosts[0],
+            cwd=folder)
+    sans = ",".join(("IP:" if h.replace(".", "").isdigit() or ":" in h else "DNS:") + h for h in hosts)
+    with open(os.path.join(folder, "server.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\nsubjectAltName=%s\n" % sans)
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "server.ext", cwd=folder)
+    openssl("verify", "-CAfile", "ca.pem", "server.pem", cwd=folder)
 
 
 def free_port():
@@ -59,7 +106,7 @@ def free_port():
 
 
 class Dovecot:
-    def __init__(self):
+    def __init__(self, tls=False, cert_hosts=("localhost", "127.0.0.1")):
         if not shutil.which("dovecot"):
             raise RuntimeError("dovecot is not installed (scripts/setup.sh --test installs dovecot-imapd)")
         self.tmp = tempfile.TemporaryDirectory(prefix="omnitrail-dovecot-")
@@ -72,9 +119,21 @@ class Dovecot:
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             f.write("%s:{PLAIN}%s\n" % (USER, PASSWORD))
         self.port = free_port()
+        self.tls = tls
+        self.cert_hosts = tuple(cert_hosts)
+        self.imaps_port = None
+        self.ca_file = self.other_ca_file = None
+        ssl_config, imaps = "ssl = no", "    port = 0"
+        if tls:
+            make_certificates(os.path.join(self.dir, "tls"), self.cert_hosts)
+            self.ca_file = os.path.join(self.dir, "tls", "ca.pem")
+            self.other_ca_file = os.path.join(self.dir, "tls", "other-ca.pem")
+            self.imaps_port = free_port()
+            ssl_config = SSL_CONFIG.format(dir=self.dir)
+            imaps = IMAPS_LISTENER.format(port=self.imaps_port)
         self.config = os.path.join(self.dir, "dovecot.conf")
         with open(self.config, "w") as f:
-            f.write(CONFIG.format(dir=self.dir, port=self.port))
+            f.write(CONFIG.format(dir=self.dir, port=self.port, ssl=ssl_config, imaps=imaps))
         self.proc = None
 
     def start(self, timeout=20):
@@ -82,15 +141,18 @@ class Dovecot:
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.config], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited (%s); log:\n%s" % (self.proc.returncode, self.log()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("dovecot did not listen on %d; log:\n%s" % (self.port, self.log()))
+        for port in (self.port, self.imaps_port):
+            while port is not None:
+                if self.proc.poll() is not None:
+                    raise AssertionError("dovecot exited (%s); log:\n%s" % (self.proc.returncode, self.log()))
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("dovecot did not listen on %d; log:\n%s" % (port, self.log()))
+                    time.sleep(0.05)
+        return self
 
     def stop(self, timeout=20):
         """Stops the master and waits until it (and so the listener) is gone."""
@@ -116,10 +178,60 @@ class Dovecot:
         except OSError:
             return ""
 
+    def ssl_context(self):
+        """Trusts the test CA only; checks the host name when the certificate is for 127.0.0.1."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.check_hostname = "127.0.0.1" in self.cert_hosts
+        return context
+
     def client(self):
-        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
+        if self.tls:
+            m = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=self.ssl_context(), timeout=20)
+        else:
+            m = imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
         m.login(USER, PASSWORD)
         return m
+
+    def create(self, folder):
+        m = self.client()
+        try:
+            status, data = m.create(folder)
+            if status != "OK":
+                raise AssertionError("CREATE %s failed: %r" % (folder, data))
+        finally:
+            m.logout()
+
+    def search(self, criteria, folder="INBOX"):
+        """UIDs in `folder` matching `criteria` (e.g. 'HEADER Message-ID "<x@y>"'); fetches nothing."""
+        m = self.client()
+        try:
+            m.select(folder, readonly=True)
+            status, data = m.uid("SEARCH", None, criteria)
+            if status != "OK":
+                raise AssertionError("SEARCH failed: %r" % data)
+            return [int(u) for u in data[0].split()]
+        finally:
+            m.logout()
+
+    def logins(self, port=None):
+        """The imap-login lines of successful logins (`..., TLS, session=` when the session had
+        TLS, `..., secured, session=` for clear text on loopback); with `port` (tls=True only),
+        those on that listener."""
+        lines = [l for l in self.log().splitlines() if "imap-login: Info: Login:" in l]
+        return lines if port is None else [l for l in lines if " lport=%d," % port in l]
+
+    def logouts(self):
+        """The lines the imap processes write when a session ends (one per login)."""
+        return [l for l in self.log().splitlines() if ": Info: Disconnected: " in l and " body_count=" in l]
+
+    def body_fetches(self):
+        """Sum of body_count over the sessions that ended (Dovecot logs it at logout/disconnect):
+        how many message bodies were fetched."""
+        total = 0
+        for line in self.log().splitlines():
+            if " body_count=" in line:
+                total += int(line.split(" body_count=")[1].split()[0].rstrip(","))
+        return total
 
     def append(self, messages, folder="INBOX"):
         m = self.client()
