@@ -6,6 +6,7 @@
 #include "connectors/asterisk_ami/ami_connector.hpp"
 #include "connectors/connector.hpp"
 #include "connectors/imap_smtp/imap_connector.hpp"
+#include "connectors/twilio_sms/twilio_sms_connector.hpp"
 #include "connectors/webhooks/webhook_connectors.hpp"
 
 namespace omnitrail::connectors {
@@ -46,9 +47,10 @@ const Factory* find_factory(const std::string& type) {
 
 void register_all() {
   // Each connector type registers its config validator and its factory here as it lands:
-  // kannel, twilio_sms, webchat are next.
+  // kannel, webchat are next.
   ami::register_asterisk_ami();
   imap_smtp::register_imap_smtp();
+  twilio_sms::register_twilio_sms();
   webhooks::register_webhook_connectors();
 }
 

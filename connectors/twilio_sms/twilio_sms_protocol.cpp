@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/webhooks/events.hpp"
 #include "daemon/identity/normalizer.hpp"
 #include "daemon/timeline/customer_view.hpp"
 
@@ -424,6 +425,61 @@ std::string prepare_message(OutboundMessage& message, const SendOptions& options
                           {"encoding", segments.encoding},
                           {"segments", segments.segments}};
   return {};
+}
+
+net::HttpRequest build_lookup_request(const OutboundMessage& message, const SendOptions& options) {
+  net::HttpRequest request;
+  request.method = "GET";
+  FormParams query{{"To", message.to}};
+  if (!is_sid(message.from, "MG")) query.emplace_back("From", message.from);
+  query.emplace_back("PageSize", "50");
+  request.url = options.api_base_url + "/2010-04-01/Accounts/" + timeline::url_encode(options.account_sid) +
+                "/Messages.json?" + form_encode(query);
+  request.headers = {{"Accept", "application/json"}};
+  request.timeout = options.timeout;
+  request.connect_timeout = options.connect_timeout;
+  request.ca_file = options.ca_file;
+  request.max_response_bytes = 1024 * 1024;  // 50 messages of up to 1600 characters
+  request.basic_auth_user = options.account_sid;
+  request.basic_auth_password = options.auth_token;
+  return request;
+}
+
+LookupResult find_sent_message(const net::HttpResponse& response, const OutboundMessage& message,
+                               std::int64_t not_before_ms,
+                               const std::function<bool(const std::string& sid)>& is_other_message) {
+  LookupResult out;
+  if (!response.ok()) {
+    out.error = bounded("cannot list messages: " + response.error);
+    return out;
+  }
+  if (response.status != 200) {
+    std::string twilio = twilio_error_of(response.body);
+    out.error = bounded("cannot list messages: HTTP " + std::to_string(response.status) + (twilio.empty() ? "" : " " + twilio));
+    return out;
+  }
+  json j = json::parse(response.body, nullptr, false);
+  const json* list = object_member(j, "messages");
+  if (list == nullptr || !list->is_array()) {
+    out.error = "cannot list messages: the answer has no messages list";
+    return out;
+  }
+  const bool via_service = is_sid(message.from, "MG");
+  for (const json& item : *list) {
+    if (!item.is_object()) continue;
+    if (string_member(item, "to") != message.to || string_member(item, "body") != message.text) continue;
+    if (string_member(item, "direction").rfind("outbound", 0) != 0) continue;
+    if (string_member(item, via_service ? "messaging_service_sid" : "from") != message.from) continue;
+    auto created = webhooks::parse_rfc2822_time(string_member(item, "date_created"));
+    if (!created || *created < not_before_ms) continue;
+    std::string sid = string_member(item, "sid");
+    if (sid.empty() || (is_other_message && is_other_message(sid))) continue;
+    out.outcome = LookupResult::Outcome::found;
+    out.sid = bounded(std::move(sid));
+    return out;
+  }
+  out.outcome = LookupResult::Outcome::not_found;
+  return out;
 }
 
 std::string form_encode(const FormParams& params) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -159,6 +160,32 @@ net::HttpRequest build_send_request(const OutboundMessage& message, const SendOp
 ///   ("Twilio error 21211: The 'To' number ... is not a valid phone number.", bounded to 300 bytes).
 /// provider_code = the HTTP status (0 without a response).
 SendResult map_send_response(const net::HttpResponse& response);
+
+/// The check before re-sending a message whose earlier attempt may have reached Twilio (a
+/// timeout after the request was sent, a 5xx): GET .../Messages.json?To=<to>[&From=<number>]
+/// &PageSize=50 with the same credentials and timeouts. Twilio lists the newest first.
+net::HttpRequest build_lookup_request(const OutboundMessage& message, const SendOptions& options);
+
+/// What the lookup found.
+struct LookupResult {
+  enum class Outcome {
+    found,      ///< Twilio has this message: `sid`; it must not be sent again
+    not_found,  ///< no such message: sending is safe
+    error,      ///< the list could not be read (`error`): do not send blindly, try later
+  };
+  Outcome outcome = Outcome::error;
+  std::string sid;
+  std::string error;
+};
+
+/// Looks for `message` in a Messages list answer: an outbound message with the same To, the same
+/// From (or MessagingServiceSid, when it was sent through a service), exactly the same Body,
+/// created at or after `not_before_ms` (Twilio's date_created has second resolution; pass the
+/// message's creation time minus a little slack), whose sid `is_other_message` does not claim
+/// for another message (pass null for none).
+LookupResult find_sent_message(const net::HttpResponse& response, const OutboundMessage& message,
+                               std::int64_t not_before_ms,
+                               const std::function<bool(const std::string& sid)>& is_other_message);
 
 /// application/x-www-form-urlencoded pairs (every byte but A-Z a-z 0-9 - . _ ~ percent-encoded).
 std::string form_encode(const FormParams& params);

@@ -550,3 +550,68 @@ TEST_CASE("twilio_sms: SID and E.164 shapes") {
   CHECK_FALSE(is_e164("+1234567890123456"));
   CHECK(conversation_key("+447911123456", "+441632960000") == "sms:+447911123456:+441632960000");
 }
+
+TEST_CASE("twilio_sms lookup: before a resend, find the message an unanswered attempt may have created") {
+  auto normalizer = gb_normalizer();
+  auto m = message("+447911123456", "Your order ships today 📦");
+  m.created_at_ms = 1795525200000;  // Tue, 24 Nov 2026 13:00:00 +0000
+  REQUIRE(prepare_message(m, send_options(), normalizer, "").empty());
+  auto request = build_lookup_request(m, send_options());
+  CHECK(request.method == "GET");
+  CHECK(request.url ==
+        "http://127.0.0.1:9/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json?To=%2B447911123456"
+        "&From=%2B441632960000&PageSize=50");
+  CHECK(request.basic_auth_password == kToken);
+  CHECK(request.body.empty());
+
+  auto item = [&](std::string sid, std::string body, std::string created) {
+    return json{{"sid", sid},         {"to", "+447911123456"},         {"from", "+441632960000"},
+                {"body", body},       {"direction", "outbound-api"},   {"messaging_service_sid", nullptr},
+                {"status", "queued"}, {"date_created", created}};
+  };
+  omnitrail::net::HttpResponse r;
+  r.status = 200;
+  json list = {{"messages",
+                {item("SM01", "Your order ships today 📦", "Tue, 24 Nov 2026 12:59:00 +0000"),  // older: not this one
+                 item("SM02", "Your order ships today", "Tue, 24 Nov 2026 13:00:01 +0000"),     // other text
+                 item("SM03", "Your order ships today 📦", "Tue, 24 Nov 2026 13:00:02 +0000")}}};
+  r.body = list.dump();
+  auto found = find_sent_message(r, m, m.created_at_ms - 5000, nullptr);
+  CHECK(found.outcome == LookupResult::Outcome::found);
+  CHECK(found.sid == "SM03");
+  // A sid this connector already has for another message is not this one.
+  found = find_sent_message(r, m, m.created_at_ms - 5000, [](const std::string& sid) { return sid == "SM03"; });
+  CHECK(found.outcome == LookupResult::Outcome::not_found);
+  // Inbound messages and other senders do not count.
+  list["messages"][2]["direction"] = "inbound";
+  r.body = list.dump();
+  CHECK(find_sent_message(r, m, m.created_at_ms - 5000, nullptr).outcome == LookupResult::Outcome::not_found);
+  list["messages"][2]["direction"] = "outbound-api";
+  list["messages"][2]["from"] = "+441632960009";
+  r.body = list.dump();
+  CHECK(find_sent_message(r, m, m.created_at_ms - 5000, nullptr).outcome == LookupResult::Outcome::not_found);
+
+  // Through a messaging service the service sid must match (From is the number Twilio chose).
+  auto service = send_options();
+  service.messaging_service_sid = "MG" + std::string(32, 'd');
+  auto via = message("+447911123456", "Your order ships today 📦");
+  via.created_at_ms = m.created_at_ms;
+  REQUIRE(prepare_message(via, service, normalizer, "").empty());
+  CHECK(build_lookup_request(via, service).url.find("From=") == std::string::npos);
+  list["messages"][2]["messaging_service_sid"] = service.messaging_service_sid;
+  r.body = list.dump();
+  CHECK(find_sent_message(r, via, via.created_at_ms - 5000, nullptr).sid == "SM03");
+
+  // The list cannot be read: an error, never "not found".
+  r.status = 401;
+  r.body = R"({"code": 20003, "message": "Authenticate"})";
+  auto error = find_sent_message(r, m, 0, nullptr);
+  CHECK(error.outcome == LookupResult::Outcome::error);
+  CHECK(error.error == "cannot list messages: HTTP 401 Twilio error 20003: Authenticate");
+  r.status = 200;
+  r.body = "{}";
+  CHECK(find_sent_message(r, m, 0, nullptr).outcome == LookupResult::Outcome::error);
+  omnitrail::net::HttpResponse none;
+  none.error = "Connection refused";
+  CHECK(find_sent_message(none, m, 0, nullptr).outcome == LookupResult::Outcome::error);
+}
