@@ -81,6 +81,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require((code == 201) == (result.outcome == omnitrail::connectors::SendResult::Outcome::sent));
   }
 
+  // The bytes as a Messages list (the lookup before a resend): found only with a sid.
+  {
+    omnitrail::connectors::OutboundMessage sent;
+    sent.to = "+447911123456";
+    sent.from = std::string(first);
+    sent.text = std::string(rest);
+    omnitrail::net::HttpResponse response;
+    response.status = 200;
+    response.body = std::string(text);
+    auto found = sms::find_sent_message(response, sent, 0, nullptr);
+    require(found.outcome != sms::LookupResult::Outcome::found || !found.sid.empty());
+    require(is_valid_utf8(found.error) && is_valid_utf8(found.sid));
+  }
+
   // The bytes as an agent's reply: prepared, encoded, and decoded back unchanged.
   if (is_valid_utf8(rest) && is_valid_utf8(first)) {
     omnitrail::connectors::OutboundMessage m;
