@@ -45,6 +45,7 @@ std::int64_t now_ms() {
 }  // namespace
 
 class AgentConnection;
+class HubChatDesk;
 
 struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& context, store::Store& s, metrics::Registry& m)
@@ -77,6 +78,33 @@ struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
   metrics::Counter& drops;
   std::map<Presence, metrics::Gauge*> presence_gauges;
   bool stopped = false;
+  // Chat connectors' desks (weak: each connector owns its own), the agent of every assigned chat
+  // (desk id, chat key) and each agent's number of assigned chats (for least busy first). Desk
+  // ids are unique per desk, not per connector name: a connector restarted on reload gets a new
+  // desk while the old one may still be alive, and the old one's end must not release the new
+  // one's chats.
+  std::uint64_t next_desk_id = 0;
+  std::vector<std::weak_ptr<HubChatDesk>> desks;
+  std::map<std::pair<std::string, std::string>, std::string> chat_agents;
+  std::map<std::string, int> chat_load;
+
+  int load_of(const std::string& agent) const {
+    auto it = chat_load.find(agent);
+    return it == chat_load.end() ? 0 : it->second;
+  }
+  void release_chat(const std::string& connector, const std::string& chat_key) {
+    auto it = chat_agents.find({connector, chat_key});
+    if (it == chat_agents.end()) return;
+    if (auto load = chat_load.find(it->second); load != chat_load.end() && --load->second <= 0) chat_load.erase(load);
+    chat_agents.erase(it);
+  }
+  void assign_chat(const std::string& connector, const std::string& chat_key, const std::string& agent) {
+    release_chat(connector, chat_key);
+    chat_agents[{connector, chat_key}] = agent;
+    ++chat_load[agent];
+  }
+  // The live desks (expired handles are dropped).
+  std::vector<std::shared_ptr<HubChatDesk>> live_desks();
 
   Presence presence_of(const std::string& agent) const {
     auto it = presence.find(agent);
@@ -125,6 +153,91 @@ struct AgentHub::Impl : std::enable_shared_from_this<Impl> {
   void set_presence(const std::string& agent, Presence p);
 };
 
+// One chat connector's view of the hub (chat_desk.hpp).
+class HubChatDesk : public ChatDesk {
+ public:
+  HubChatDesk(std::weak_ptr<AgentHub::Impl> hub, std::string connector, std::uint64_t serial)
+      : hub_(std::move(hub)), desk_key_(std::move(connector) + "#" + std::to_string(serial)) {}
+
+  ~HubChatDesk() override {
+    auto hub = hub_.lock();
+    if (!hub) return;
+    for (auto it = hub->chat_agents.begin(); it != hub->chat_agents.end();) {
+      auto next = std::next(it);
+      if (it->first.first == desk_key_) hub->release_chat(desk_key_, it->first.second);
+      it = next;
+    }
+  }
+
+  std::string assign(const std::string& chat_key, const std::string& queue, int max_chats,
+                     const std::string& exclude) override {
+    auto hub = hub_.lock();
+    if (!hub) return {};
+    hub->release_chat(desk_key_, chat_key);
+    if (!hub->directory) return {};
+    auto agent = pick(*hub, queue, max_chats, exclude);
+    if (!agent.empty()) hub->assign_chat(desk_key_, chat_key, agent);
+    return agent;
+  }
+
+  bool assign_to(const std::string& chat_key, const std::string& agent_id) override {
+    auto hub = hub_.lock();
+    if (!hub || !hub->directory || !hub->directory->find(agent_id)) return false;
+    hub->assign_chat(desk_key_, chat_key, agent_id);
+    return true;
+  }
+
+  void release(const std::string& chat_key) override {
+    if (auto hub = hub_.lock()) hub->release_chat(desk_key_, chat_key);
+  }
+
+  bool available(const std::string& queue, int max_chats) const override {
+    auto hub = hub_.lock();
+    return hub && hub->directory && !pick(*hub, queue, max_chats, {}).empty();
+  }
+
+  bool connected(const std::string& agent_id) const override {
+    auto hub = hub_.lock();
+    return hub && hub->connections.count(agent_id) != 0;
+  }
+
+  std::string agent_name(const std::string& agent_id) const override {
+    auto hub = hub_.lock();
+    const auto* info = hub && hub->directory ? hub->directory->find(agent_id) : nullptr;
+    return info ? info->name : std::string();
+  }
+
+  bool send(const std::string& agent_id, const json& message) override;
+
+  void set_handlers(Handlers handlers) override { handlers_ = std::move(handlers); }
+
+  const Handlers& handlers() const { return handlers_; }
+
+ private:
+  static std::string pick(const AgentHub::Impl& hub, const std::string& queue, int max_chats, const std::string& exclude) {
+    return hub.directory->least_busy(
+        queue, [&hub](const std::string& agent) { return hub.presence_of(agent); },
+        [&hub](const std::string& agent) { return hub.load_of(agent); }, max_chats, exclude);
+  }
+
+  std::weak_ptr<AgentHub::Impl> hub_;
+  std::string desk_key_;
+  Handlers handlers_;
+};
+
+std::vector<std::shared_ptr<HubChatDesk>> AgentHub::Impl::live_desks() {
+  std::vector<std::shared_ptr<HubChatDesk>> out;
+  for (auto it = desks.begin(); it != desks.end();) {
+    if (auto desk = it->lock()) {
+      out.push_back(std::move(desk));
+      ++it;
+    } else {
+      it = desks.erase(it);
+    }
+  }
+  return out;
+}
+
 // One WebSocket of one agent.
 class AgentConnection : public http::WebSocketSession, public std::enable_shared_from_this<AgentConnection> {
  public:
@@ -168,6 +281,11 @@ class AgentConnection : public http::WebSocketSession, public std::enable_shared
         return ack(ref);
       case Type::ping:
         return send(json{{"type", "pong"}});
+      case Type::chat_send:
+      case Type::chat_typing:
+      case Type::chat_end:
+      case Type::chat_transfer:
+        return chat_command(*message);
     }
   }
 
@@ -209,6 +327,42 @@ class AgentConnection : public http::WebSocketSession, public std::enable_shared
               {"presence", std::string(screenpop::to_string(hub_->presence_of(*agent_)))},
               {"heartbeat_seconds", 20},
               {"pops", pops}});
+    // Chat connectors send this connection the state of the agent's chats (history).
+    std::weak_ptr<AgentConnection> weak = shared_from_this();
+    auto send_here = [weak](const json& message) {
+      if (auto self = weak.lock()) self->send(message);
+    };
+    for (const auto& desk : hub_->live_desks()) {
+      if (desk->handlers().agent_connected) desk->handlers().agent_connected(*agent_, send_here);
+    }
+  }
+
+  // A chat.* frame goes to the chat connector whose chat it is.
+  void chat_command(const AgentMessage& message) {
+    ChatCommand command;
+    using Type = AgentMessage::Type;
+    command.type = message.type == Type::chat_send       ? ChatCommand::Type::send
+                   : message.type == Type::chat_end      ? ChatCommand::Type::end
+                   : message.type == Type::chat_transfer ? ChatCommand::Type::transfer
+                                                         : ChatCommand::Type::typing;
+    command.agent_id = *agent_;
+    command.chat_id = message.chat_id;
+    command.text = message.text;
+    command.client_message_id = message.client_message_id;
+    command.to_agent = message.to_agent;
+    auto desks = hub_->live_desks();
+    if (desks.empty()) return reply_error(message.ref, "no_chat", "no web chat connector is configured");
+    for (const auto& desk : desks) {
+      if (!desk->handlers().command) continue;
+      auto reply = desk->handlers().command(command);
+      if (!reply.handled) continue;
+      if (!reply.error_code.empty()) return reply_error(message.ref, reply.error_code, reply.error_message);
+      if (message.ref.is_null()) return;
+      json out{{"type", "ack"}, {"ref", message.ref}};
+      for (auto& [key, value] : reply.extra.items()) out[key] = value;
+      return send(out);
+    }
+    reply_error(message.ref, "not_found", "no open chat " + message.chat_id);
   }
 
   void send(const json& message) { send_frame(http::Frame{std::make_shared<const std::string>(dump(message))}); }
@@ -317,6 +471,11 @@ void AgentHub::Impl::route(const timeline::Interaction& in, const timeline::Inge
   std::vector<screenpop::Outgoing> outgoing;
   auto kind = screenpop::classify(t.channel, t.kind);
   if (in.ends_conversation && kind != screenpop::TriggerKind::none) kind = screenpop::TriggerKind::end;
+  // An agent writing in a chat it holds has taken it: its pop is answered by that agent.
+  if (kind == screenpop::TriggerKind::update && t.channel == "chat" && in.direction == "outbound" && !t.agent.empty() &&
+      book->holds_conversation(screenpop::pop_key(t), t.agent)) {
+    kind = screenpop::TriggerKind::answer;
+  }
   switch (kind) {
     case screenpop::TriggerKind::ring: {
       auto targets = directory->targets(t, [this](const std::string& agent) { return presence_of(agent); });
@@ -331,6 +490,9 @@ void AgentHub::Impl::route(const timeline::Interaction& in, const timeline::Inge
       break;
     case screenpop::TriggerKind::update:
       outgoing = book->on_trigger(t, {}, std::move(view), now);
+      break;
+    case screenpop::TriggerKind::transfer:
+      outgoing = book->on_transferred(t, std::move(view), now);
       break;
     case screenpop::TriggerKind::none:
       return;
@@ -469,6 +631,25 @@ void AgentHub::Impl::flush() {
     pending.pop_front();
     if (!p.skip) route(p.interaction, p.outcome, std::move(p.view), p.origin);
   }
+}
+
+bool HubChatDesk::send(const std::string& agent_id, const json& message) {
+  auto hub = hub_.lock();
+  if (!hub) return false;
+  auto it = hub->connections.find(agent_id);
+  if (it == hub->connections.end()) return false;
+  auto frame = std::make_shared<const std::string>(dump(message));
+  bool sent = false;
+  for (auto* c : std::vector<AgentConnection*>(it->second.begin(), it->second.end())) {
+    sent = c->send_frame(http::Frame{frame}) || sent;
+  }
+  return sent;
+}
+
+std::shared_ptr<ChatDesk> AgentHub::chat_desk(const std::string& connector) {
+  auto desk = std::make_shared<HubChatDesk>(impl_, connector, ++impl_->next_desk_id);
+  impl_->desks.push_back(desk);
+  return desk;
 }
 
 bool AgentHub::send_to_agent(const std::string& agent_id, std::string text) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/agents/chat_desk.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/http/websocket.hpp"
 #include "daemon/timeline/ingest.hpp"
@@ -45,6 +46,10 @@ class AgentHub {
   /// `view`, when given, is the customer view read in the ingest's transaction (no reader trip).
   void on_committed(const timeline::Interaction& interaction, const timeline::IngestOutcome& outcome,
                     std::chrono::steady_clock::time_point origin, std::shared_ptr<nlohmann::json> view = {});
+
+  /// The desk through which chat connector `connector` (its name) assigns chats and talks to
+  /// agents (chat_desk.hpp). The connector owns it; destroying it releases its chats. io thread.
+  std::shared_ptr<ChatDesk> chat_desk(const std::string& connector);
 
   /// Sends one protocol message (JSON text) to every connection of `agent_id`; false when the
   /// agent has none. io thread.

@@ -51,9 +51,22 @@ std::optional<AgentMessage> parse_agent_message(std::string_view text, AgentMess
   } else if (type == "ping") {
     out.type = AgentMessage::Type::ping;
   } else if (type == "chat.send" || type == "chat.typing" || type == "chat.end" || type == "chat.transfer") {
-    error.code = "no_chat";
-    error.message = "no web chat connector is configured";
-    return std::nullopt;
+    // Parsed here; whether a chat connector owns chat_id is the hub's question ("no_chat").
+    if (!string_field("chat_id", out.chat_id, 64)) return std::nullopt;
+    if (type == "chat.send") {
+      out.type = AgentMessage::Type::chat_send;
+      if (!string_field("text", out.text, 10000)) return std::nullopt;
+      if (message->contains("client_message_id") && !string_field("client_message_id", out.client_message_id, 128)) {
+        return std::nullopt;
+      }
+    } else if (type == "chat.typing") {
+      out.type = AgentMessage::Type::chat_typing;
+    } else if (type == "chat.end") {
+      out.type = AgentMessage::Type::chat_end;
+    } else {
+      out.type = AgentMessage::Type::chat_transfer;
+      if (!string_field("to_agent", out.to_agent, 64)) return std::nullopt;
+    }
   } else {
     error.message = "unknown message type \"" + type.substr(0, 32) + "\"";
     return std::nullopt;

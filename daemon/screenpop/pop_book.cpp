@@ -55,6 +55,7 @@ TriggerKind classify(std::string_view channel, std::string_view kind) noexcept {
   } else if (channel == "chat") {
     if (kind == "chat.started" || kind == "chat.assigned") return TriggerKind::ring;
     if (kind == "chat.ended") return TriggerKind::end;
+    if (kind == "chat.transferred") return TriggerKind::transfer;
   } else if (channel == "email") {
     if (kind == "email.received") return TriggerKind::ring;
   } else if (channel == "sms") {
@@ -63,9 +64,10 @@ TriggerKind classify(std::string_view channel, std::string_view kind) noexcept {
   return TriggerKind::update;
 }
 
-PopBook::PopBook(std::size_t max_pops, std::chrono::milliseconds ring_timeout)
+PopBook::PopBook(std::size_t max_pops, std::chrono::milliseconds ring_timeout, std::chrono::milliseconds chat_timeout)
     : max_pops_(std::max<std::size_t>(max_pops, 1)),
       ring_timeout_ms_(std::max<std::int64_t>(ring_timeout.count(), 0)),
+      chat_timeout_ms_(std::max<std::int64_t>(chat_timeout.count(), ring_timeout_ms_)),
       id_salt_((static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
 // One message for several agents: copies for all but the last, which takes it (a pop usually
@@ -115,6 +117,7 @@ PopBook::Pop& PopBook::create(const std::string& key, const Trigger& t, json cus
   pop.created_ms = now_ms;
   pop.updated_ms = now_ms;
   pop.trigger = trigger_json(t);
+  pop.chat = t.channel == "chat";
   pop.customer_view = customer_view.is_null() ? json::object() : std::move(customer_view);
   by_age_.emplace(AgeKey{pop.updated_ms, pop.sequence}, key);
   by_id_.emplace(pop.id, key);
@@ -227,6 +230,41 @@ std::vector<Outgoing> PopBook::on_answered(const Trigger& t, json customer_view,
   return out;
 }
 
+std::vector<Outgoing> PopBook::on_transferred(const Trigger& t, json customer_view, std::int64_t now_ms) {
+  std::vector<Outgoing> out;
+  const std::string& key = pop_key(t);
+  if (key.empty()) return out;
+  auto it = pops_.find(key);
+  if (it == pops_.end()) {
+    if (t.agent.empty()) return out;
+    Pop& pop = create(key, t, std::move(customer_view), now_ms, out);
+    pop.agents.push_back(t.agent);
+    out.push_back({t.agent, message("pop.ringing", to_json(pop))});
+    return out;
+  }
+  Pop& pop = it->second;
+  touch(pop, t, std::move(customer_view), now_ms);
+  if (t.agent.empty()) {
+    append_for(pop.agents, message("pop.updated", to_json(pop)), out);
+    return out;
+  }
+  std::vector<std::string> others;
+  for (auto& agent : pop.agents) {
+    if (agent != t.agent) others.push_back(std::move(agent));
+  }
+  pop.agents.assign(1, t.agent);
+  pop.state = State::ringing;
+  json pop_json = to_json(pop);
+  out.push_back({t.agent, message("pop.ringing", pop_json)});
+  if (!others.empty()) {
+    pop_json["state"] = "ended";
+    pop_json["end_reason"] = "transferred";
+    const json ended = message("pop.ended", std::move(pop_json));
+    for (auto& agent : others) out.push_back({std::move(agent), ended});
+  }
+  return out;
+}
+
 std::vector<Outgoing> PopBook::on_ended(const Trigger& t, std::int64_t now_ms) {
   std::vector<Outgoing> out;
   const std::string& key = pop_key(t);
@@ -247,7 +285,10 @@ std::vector<Outgoing> PopBook::expire(std::int64_t now_ms) {
     const std::int64_t age = now_ms - age_key.first;  // updated_ms <= now in practice; no overflow
     if (age <= ring_timeout_ms_) break;  // younger pops expire in neither state
     const Pop& pop = pops_.at(key);
-    if (age > (pop.state == State::ringing ? ring_timeout_ms_ : answered_timeout)) expired.push_back(key);
+    const std::int64_t limit = pop.chat ? chat_timeout_ms_
+                               : pop.state == State::ringing ? ring_timeout_ms_
+                                                             : answered_timeout;
+    if (age > limit) expired.push_back(key);
   }
   for (const auto& key : expired) finish(key, "timeout", now_ms, out);
   return out;
@@ -272,6 +313,13 @@ bool PopBook::holds(std::string_view agent_id, std::string_view pop_id) const {
   if (id == by_id_.end()) return false;
   const Pop& pop = pops_.at(id->second);
   return std::find(pop.agents.begin(), pop.agents.end(), agent_id) != pop.agents.end();
+}
+
+bool PopBook::holds_conversation(std::string_view key, std::string_view agent_id) const {
+  const auto it = pops_.find(key);
+  if (it == pops_.end()) return false;
+  const auto& agents = it->second.agents;
+  return std::find(agents.begin(), agents.end(), agent_id) != agents.end();
 }
 
 }  // namespace omnitrail::screenpop

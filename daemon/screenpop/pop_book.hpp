@@ -32,13 +32,15 @@ enum class TriggerKind {
   answer,  ///< an agent took it: on_answered
   end,     ///< the conversation is over: on_ended
   update,  ///< updates an existing pop only, never starts one
+  transfer,  ///< the conversation moved to `agent` alone (a chat transfer): on_transferred
   none,    ///< no effect on pops
 };
 
 /// Classifies an interaction (docs/agent-protocol.md "Routing details"):
 /// ring: phone call.ringing, chat chat.started / chat.assigned, email email.received,
 /// sms sms.received; answer: phone call.answered; end: phone call.ended, chat chat.ended, and
-/// conversation.ended on any channel; update: any other kind on phone, chat, email or sms;
+/// conversation.ended on any channel; transfer: chat chat.transferred; update: any other kind on
+/// phone, chat, email or sms;
 /// none: every other channel (api, note ...) or an empty kind. The hub also calls on_ended for
 /// an interaction with `ends_conversation` whatever its kind.
 TriggerKind classify(std::string_view channel, std::string_view kind) noexcept;
@@ -49,9 +51,10 @@ TriggerKind classify(std::string_view channel, std::string_view kind) noexcept;
 class PopBook {
  public:
   /// `max_pops` (at least 1): creating a pop beyond it first ends the least recently updated
-  /// pop with "timeout". `ring_timeout`: see expire().
+  /// pop with "timeout". `ring_timeout`, `chat_timeout`: see expire().
   explicit PopBook(std::size_t max_pops = 10000,
-                   std::chrono::milliseconds ring_timeout = std::chrono::seconds(120));
+                   std::chrono::milliseconds ring_timeout = std::chrono::seconds(120),
+                   std::chrono::milliseconds chat_timeout = std::chrono::hours(24));
 
   /// A trigger for the conversation of `t` with its routed `targets` (Directory::targets).
   ///  - no pop yet: a `ring` kind with at least one target creates one (`ringing`) and sends
@@ -72,12 +75,21 @@ class PopBook {
   std::vector<Outgoing> on_answered(const Trigger& t, nlohmann::json customer_view,
                                     std::int64_t now_ms);
 
+  /// `t.agent` took the conversation over (a chat transfer): the pop (created when there is
+  /// none) is held by `t.agent` alone and rings there: pop.ringing to `t.agent` (also when it
+  /// held the pop already), pop.ended "transferred" to every other holder, who are removed.
+  /// State `ringing`, answered_by kept. Without `t.agent` it only updates the pop.
+  std::vector<Outgoing> on_transferred(const Trigger& t, nlohmann::json customer_view, std::int64_t now_ms);
+
   /// The conversation ended: pop.ended "ended" to every holder; the pop is forgotten.
   std::vector<Outgoing> on_ended(const Trigger& t, std::int64_t now_ms);
 
   /// Ends with "timeout" (pop.ended to its holders, then forgotten) every pop not updated for
   /// more than ring_timeout while `ringing`, or for more than 4 x ring_timeout while `answered`
   /// (calls are long; every event of the conversation refreshes it, call.ended ends it).
+  /// Chat pops (trigger channel `chat`) in either state only after `chat_timeout` (at least
+  /// ring_timeout): a chat is no ringing phone, and its connector ends it (chat.ended) on its
+  /// own idle timeout; this is the safety net for chats whose end never comes.
   /// Oldest first. Call periodically (every few seconds).
   std::vector<Outgoing> expire(std::int64_t now_ms);
 
@@ -87,6 +99,9 @@ class PopBook {
 
   /// True when `agent_id` holds the pop `pop_id` (to validate a client's `pop.ack`).
   bool holds(std::string_view agent_id, std::string_view pop_id) const;
+
+  /// True when `agent_id` holds the pop of conversation key `key` (pop_key()).
+  bool holds_conversation(std::string_view key, std::string_view agent_id) const;
 
   /// Pops in progress.
   std::size_t size() const noexcept { return pops_.size(); }
@@ -104,6 +119,7 @@ class PopBook {
     nlohmann::json trigger;
     nlohmann::json customer_view;
     std::vector<std::string> agents;  // holders, in the order they joined
+    bool chat = false;                // trigger channel "chat": expires after chat_timeout
   };
   using AgeKey = std::pair<std::int64_t, std::uint64_t>;  // (updated_ms, sequence)
 
@@ -117,6 +133,7 @@ class PopBook {
 
   std::size_t max_pops_;
   std::int64_t ring_timeout_ms_;
+  std::int64_t chat_timeout_ms_;
   std::uint64_t id_salt_;
   std::uint64_t next_sequence_ = 0;
   std::map<std::string, Pop, std::less<>> pops_;        // key -> pop

@@ -98,4 +98,24 @@ std::vector<std::string> Directory::targets(
   return out;
 }
 
+std::string Directory::least_busy(std::string_view queue,
+                                  const std::function<Presence(const std::string&)>& presence_of,
+                                  const std::function<int(const std::string&)>& load_of, int max_chats,
+                                  std::string_view exclude) const {
+  const AgentInfo* best = nullptr;
+  int best_load = 0;
+  for (const auto& agent : agents_) {
+    if (agent.id == exclude) continue;
+    if (!queue.empty() && std::find(agent.queues.begin(), agent.queues.end(), queue) == agent.queues.end()) continue;
+    if (presence_of(agent.id) != Presence::available) continue;
+    const int load = load_of(agent.id);
+    if (max_chats > 0 && load >= max_chats) continue;
+    if (!best || load < best_load) {  // strictly fewer: ties keep the earlier agent (config order)
+      best = &agent;
+      best_load = load;
+    }
+  }
+  return best ? best->id : std::string();
+}
+
 }  // namespace omnitrail::screenpop

@@ -73,6 +73,14 @@ class Directory {
   std::vector<std::string> targets(const Trigger& trigger,
                                    const std::function<Presence(const std::string&)>& presence_of) const;
 
+  /// The agent a new chat goes to (docs/agent-protocol.md "Chat assignment"): among the members
+  /// of `queue` (every agent when `queue` is empty) who are `available`, hold fewer than
+  /// `max_chats` chats (`load_of`; max_chats <= 0: no limit) and are not `exclude`, the one with
+  /// the fewest chats; ties go to config order. "" when nobody qualifies. Pure.
+  std::string least_busy(std::string_view queue, const std::function<Presence(const std::string&)>& presence_of,
+                         const std::function<int(const std::string&)>& load_of, int max_chats,
+                         std::string_view exclude = {}) const;
+
  private:
   std::vector<AgentInfo> agents_;
   std::vector<std::string> fallback_;

@@ -41,9 +41,35 @@ TEST_CASE("bad agent frames are refused with a reason and the client's id", "[ag
     CHECK_FALSE(parse_agent_message(c.text, error));
     CHECK(error.message == c.message);
   }
+}
+
+TEST_CASE("chat frames parse with their fields; a bad field is refused", "[agents][protocol]") {
   AgentMessageError chat;
-  CHECK_FALSE(parse_agent_message(R"({"type":"chat.send","chat_id":"v_1","text":"hi"})", chat));
-  CHECK(chat.code == "no_chat");
+  auto send = parse_agent_message(R"({"type":"chat.send","chat_id":"v_1","text":"hi","client_message_id":"k1"})", chat);
+  REQUIRE(send);
+  CHECK(send->type == AgentMessage::Type::chat_send);
+  CHECK(send->chat_id == "v_1");
+  CHECK(send->text == "hi");
+  CHECK(send->client_message_id == "k1");
+  auto typing = parse_agent_message(R"({"type":"chat.typing","chat_id":"v_1"})", chat);
+  REQUIRE(typing);
+  CHECK(typing->type == AgentMessage::Type::chat_typing);
+  auto end = parse_agent_message(R"({"type":"chat.end","chat_id":"v_1"})", chat);
+  REQUIRE(end);
+  CHECK(end->type == AgentMessage::Type::chat_end);
+  auto transfer = parse_agent_message(R"({"type":"chat.transfer","chat_id":"v_1","to_agent":"bob"})", chat);
+  REQUIRE(transfer);
+  CHECK(transfer->type == AgentMessage::Type::chat_transfer);
+  CHECK(transfer->to_agent == "bob");
+  for (const char* bad : {R"({"type":"chat.send","text":"hi"})", R"({"type":"chat.send","chat_id":"v_1"})",
+                          R"({"type":"chat.send","chat_id":"v_1","text":""})",
+                          R"({"type":"chat.send","chat_id":"v_1","text":"x","client_message_id":7})",
+                          R"({"type":"chat.transfer","chat_id":"v_1"})", R"({"type":"chat.typing","chat_id":5})"}) {
+    INFO(bad);
+    AgentMessageError error;
+    CHECK_FALSE(parse_agent_message(bad, error));
+    CHECK(error.code == "invalid_message");
+  }
   AgentMessageError error;
   CHECK_FALSE(parse_agent_message(R"({"type":"dance","id":"r-1"})", error));
   CHECK(error.code == "invalid_message");

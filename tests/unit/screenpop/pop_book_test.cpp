@@ -351,3 +351,72 @@ TEST_CASE("Pop ids are distinct and stable for a pop's life", "[screenpop][pop_b
   const auto update = book.on_trigger(phone("v_0", "call.hold"), {}, nullptr, t0 + 1000);
   CHECK(update.at(0).message.at("pop").at("id") == first);
 }
+
+namespace {
+
+Trigger chat(std::string kind, std::string agent = "") {
+  Trigger t = phone("v_chat", std::move(kind), std::move(agent));
+  t.channel = "chat";
+  t.from = "visitor";
+  t.to = "";
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("A chat transfer rings the new agent alone and ends the pop for the previous one", "[screenpop][pop_book]") {
+  CHECK(classify("chat", "chat.transferred") == TriggerKind::transfer);
+  CHECK(classify("phone", "chat.transferred") == TriggerKind::update);
+  PopBook book(100, std::chrono::seconds(120));
+  auto started = book.on_trigger(chat("chat.started", "alice"), {"alice"}, view(), t0);
+  CHECK(to(started, "pop.ringing") == Names{"alice"});
+  const std::string id = pop_of(started, "alice").at("id");
+
+  auto moved = book.on_transferred(chat("chat.transferred", "bob"), view(), t0 + 1000);
+  CHECK(to(moved, "pop.ringing") == Names{"bob"});
+  CHECK(to(moved, "pop.ended") == Names{"alice"});
+  CHECK(pop_of(moved, "bob").at("id") == id);  // the same pop, now bob's
+  CHECK(pop_of(moved, "alice").at("end_reason") == "transferred");
+  CHECK(pop_of(moved, "bob").at("trigger").at("kind") == "chat.transferred");
+  CHECK(book.pops_for("alice").empty());
+  REQUIRE(book.pops_for("bob").size() == 1);
+
+  // Transferring back to the holder rings them again and ends it for nobody else.
+  auto again = book.on_transferred(chat("chat.transferred", "bob"), nullptr, t0 + 2000);
+  CHECK(to(again, "pop.ringing") == Names{"bob"});
+  CHECK(to(again, "pop.ended").empty());
+  // A transfer with no agent only updates; one with no pop creates it for the new agent.
+  CHECK(to(book.on_transferred(chat("chat.transferred"), nullptr, t0 + 3000), "pop.updated") == Names{"bob"});
+  PopBook fresh(100, std::chrono::seconds(120));
+  CHECK(to(fresh.on_transferred(chat("chat.transferred", "carol"), view(), t0), "pop.ringing") == Names{"carol"});
+  PopBook empty(100, std::chrono::seconds(120));
+  CHECK(empty.on_transferred(chat("chat.transferred"), view(), t0).empty());  // no pop, no agent: nothing
+}
+
+TEST_CASE("Chat pops outlive the ring timeout and end after the chat timeout", "[screenpop][pop_book]") {
+  PopBook book(100, std::chrono::seconds(120), std::chrono::hours(1));
+  (void)book.on_trigger(chat("chat.started", "alice"), {"alice"}, view(), t0);
+  (void)book.on_trigger(phone("v_call", "call.ringing"), {"bob"}, view(), t0);
+  auto early = book.expire(t0 + 10 * 60 * 1000);
+  CHECK(to(early, "pop.ended") == Names{"bob"});  // the call rang out; the chat waits for its connector
+  CHECK(book.pops_for("alice").size() == 1);
+  auto late = book.expire(t0 + 61 * 60 * 1000);
+  CHECK(to(late, "pop.ended") == Names{"alice"});
+  CHECK(pop_of(late, "alice").at("end_reason") == "timeout");
+  // A chat timeout below the ring timeout is raised to it.
+  PopBook tight(100, std::chrono::seconds(120), std::chrono::seconds(1));
+  (void)tight.on_trigger(chat("chat.started", "alice"), {"alice"}, view(), t0);
+  CHECK(tight.expire(t0 + 60 * 1000).empty());
+  CHECK(to(tight.expire(t0 + 121 * 1000), "pop.ended") == Names{"alice"});
+}
+
+TEST_CASE("holds_conversation says whether an agent holds a conversation's pop", "[screenpop][pop_book]") {
+  PopBook book(100, std::chrono::seconds(120));
+  (void)book.on_trigger(chat("chat.started", "alice"), {"alice"}, view(), t0);
+  CHECK(book.holds_conversation("v_chat", "alice"));
+  CHECK_FALSE(book.holds_conversation("v_chat", "bob"));
+  CHECK_FALSE(book.holds_conversation("v_other", "alice"));
+  (void)book.on_transferred(chat("chat.transferred", "bob"), nullptr, t0 + 1);
+  CHECK(book.holds_conversation("v_chat", "bob"));
+  CHECK_FALSE(book.holds_conversation("v_chat", "alice"));
+}

@@ -193,3 +193,35 @@ TEST_CASE("An email pops the available members of its queue", "[screenpop][routi
   email.agent = "dave";  // the customer's owner, passed as the assigned agent
   CHECK(dir.targets(email, presences.fn()) == Names{"dave"});
 }
+
+TEST_CASE("A new chat goes to the least busy available member of its queue", "[screenpop][routing]") {
+  const auto dir = directory();
+  auto presences = everyone(Presence::available);
+  std::map<std::string, int> load;
+  const auto load_of = [&load](const std::string& id) {
+    const auto it = load.find(id);
+    return it == load.end() ? 0 : it->second;
+  };
+  // Ties: config order.
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0) == "alice");
+  load["alice"] = 2;
+  load["bob"] = 1;
+  load["carol"] = 1;
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0) == "bob");
+  // Only available members: away, busy and offline agents are skipped.
+  presences.of["bob"] = Presence::away;
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0) == "carol");
+  presences.of["carol"] = Presence::busy;
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0) == "alice");
+  presences.of.erase("alice");
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0).empty());
+  // max_chats caps an agent's load; exclude skips the agent a chat is transferred away from.
+  presences = everyone(Presence::available);
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 1).empty());
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 2) == "bob");
+  CHECK(dir.least_busy("support", presences.fn(), load_of, 0, "bob") == "carol");
+  CHECK(dir.least_busy("sales", presences.fn(), load_of, 0) == "dave");  // bob (1) vs dave (0)
+  // No queue: every agent is a candidate.
+  CHECK(dir.least_busy("", presences.fn(), load_of, 0) == "dave");
+  CHECK(dir.least_busy("nobody-serves-this", presences.fn(), load_of, 0).empty());
+}
