@@ -28,6 +28,9 @@ class Registry;
 namespace omnitrail::util {
 class BlockingPool;
 }
+namespace omnitrail::agents {
+class ChatDesk;
+}
 
 namespace omnitrail::connectors {
 
@@ -46,6 +49,7 @@ struct IngestResult {
   bool duplicate = false;     // already stored earlier (same source + external_id)
   std::string interaction_id;
   std::string customer_id;
+  std::string conversation_id;  // public id (v_...) when the interaction has a conversation_key
   std::string error;          // when not committed; safe to log
   bool retryable = false;     // the store was busy or stopping: try again later
 };
@@ -100,6 +104,13 @@ struct DeliveryReport {
 };
 using DeliveryReportFunction = std::function<bool(DeliveryReport, std::function<void(IngestResult)> done)>;
 
+/// Reads one of the connector's conversations back from the timeline (a chat resumed after a
+/// restart), off the io thread: `done` (io thread) gets timeline::conversation_transcript()'s
+/// document for (this connector, `conversation_key`) with at most `limit` interactions, or a
+/// non-empty error. Returns false when the store's read queue is full.
+using ConversationLoadFunction = std::function<bool(std::string conversation_key, int limit,
+                                                    std::function<void(nlohmann::json transcript, std::string error)> done)>;
+
 /// What the core lends a connector; connectors only ever see this narrow view.
 struct Context {
   boost::asio::io_context& io;
@@ -115,6 +126,11 @@ struct Context {
   util::BlockingPool* blocking = nullptr;
   // Delivery reports of sent messages (SMS connectors). Empty in builds/tests without outbound.
   DeliveryReportFunction report_delivery = {};
+  // Live chats (web chat): the agent hub's desk for this connector (daemon/agents/chat_desk.hpp):
+  // assignment to agents, chat.* messages to and from them. Null without an agent hub.
+  std::shared_ptr<agents::ChatDesk> chat_desk = {};
+  // Conversations read back from the timeline. Empty in builds/tests without a store.
+  ConversationLoadFunction load_conversation = {};
 };
 
 /// An outbound message (an agent's reply by email / SMS / chat) on its way through the durable

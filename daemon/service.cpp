@@ -27,6 +27,7 @@
 #include "daemon/reload_plan.hpp"
 #include "daemon/store/connector_state.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/timeline/conversation_query.hpp"
 #include "daemon/util/blocking_pool.hpp"
 #include "daemon/util/log.hpp"
 #include "omnitrail/version.hpp"
@@ -300,6 +301,8 @@ struct Service::Impl {
     connectors::Context context{io, metrics, make_ingest_function(), config};
     add_checkpoint_functions(context, c.name);
     context.blocking = &blocking;
+    if (hub) context.chat_desk = hub->chat_desk(c.name);
+    context.load_conversation = make_conversation_loader(c.name);
     if (!factory) {
       rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
     } else {
@@ -357,6 +360,7 @@ struct Service::Impl {
         result.duplicate = r->duplicate;
         result.interaction_id = r->interaction_id;
         result.customer_id = r->customer_id;
+        result.conversation_id = r->conversation_id;
       } else {
         result.error = r.status().to_string();
         result.retryable = is_retryable(r.status().code());
@@ -369,6 +373,29 @@ struct Service::Impl {
 
   static bool is_retryable(store::StatusCode code) {
     return code == store::StatusCode::busy || code == store::StatusCode::queue_full || code == store::StatusCode::stopped;
+  }
+
+  // Connector `name`'s conversations read back from the timeline (a chat resumed after a restart).
+  connectors::ConversationLoadFunction make_conversation_loader(const std::string& name) {
+    return [this, name](std::string key, int limit, std::function<void(nlohmann::json, std::string)> done) {
+      if (!store || stopping) return false;
+      return store->submit_read<nlohmann::json>(
+          [name, key = std::move(key), limit](store::ReadContext& r) {
+            return timeline::conversation_transcript(r.db(), name, key, limit);
+          },
+          [this, done = std::move(done)](store::Result<nlohmann::json> r) {
+            nlohmann::json transcript;
+            std::string error;
+            if (r.ok()) {
+              transcript = std::move(*r);
+            } else {
+              error = r.status().to_string();
+            }
+            asio::post(io, [done, transcript = std::move(transcript), error = std::move(error)] {
+              if (done) done(transcript, error);
+            });
+          });
+    };
   }
 
   // Checkpoints of connector `name` (connector_state), committed with its ingests.
