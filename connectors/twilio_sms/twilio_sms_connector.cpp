@@ -392,7 +392,6 @@ struct State : std::enable_shared_from_this<State> {
     if (result.outcome == SendResult::Outcome::sent) {
       if (!result.provider_id.empty()) own_sids.add(result.provider_id);
       known_unsent.erase(message.id);
-      health = Health{Health::State::up, {}};
       count_send("sent");
       log::info(kComponent, name, ": message ", message.id, " accepted by Twilio as ", result.provider_id);
     } else if (result.outcome == SendResult::Outcome::failed) {
@@ -400,8 +399,10 @@ struct State : std::enable_shared_from_this<State> {
       health.last_error = "message " + message.id + " failed: " + result.error;
       log::warning(kComponent, name, ": message ", message.id, " failed: ", result.error);
     } else {
+      // Stays up: trouble reaching the API must not take the instance out of a load balancer
+      // (/readyz) that brings the inbound webhooks; the outbox queue gauges show it.
       count_send("retry");
-      health = Health{Health::State::degraded, "message " + message.id + ": " + result.error};
+      health.last_error = "message " + message.id + ": " + result.error;
       log::warning(kComponent, name, ": message ", message.id, " will be retried: ", result.error);
     }
     done(std::move(result));
