@@ -545,6 +545,10 @@ std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& conte
     error = "invalid settings";
     return nullptr;
   }
+  if (c.name == "." || c.name == "..") {
+    error = "the name \"" + c.name + "\" cannot name a webhook path (/webhooks/<name>); choose another";
+    return nullptr;
+  }
   std::string url = settings->public_url;
   if (url.empty()) {
     std::string base = context.config ? context.config->server.public_url : std::string();
