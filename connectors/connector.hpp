@@ -158,6 +158,7 @@ struct OutboundMessage {
   std::string from;              ///< our address / number used to send
   std::string external_id;       ///< the interaction's external_id (unique within the connector)
   std::string conversation_key;  ///< the thread / number pair / chat session it belongs to
+  std::string kind;              ///< the interaction's kind; empty: "<channel>.sent"
   nlohmann::json metadata = nlohmann::json::object();  ///< channel data kept on the interaction
   // --- set by the dispatcher for send() ---
   int attempt = 0;  ///< 1 for the first attempt

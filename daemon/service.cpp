@@ -23,6 +23,8 @@
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/metrics/metrics.hpp"
+#include "daemon/outbox/message_dispatcher.hpp"
+#include "daemon/outbox/messages.hpp"
 #include "daemon/outbox/webhook_dispatcher.hpp"
 #include "daemon/reload_plan.hpp"
 #include "daemon/store/connector_state.hpp"
@@ -89,6 +91,7 @@ struct Service::Impl {
   std::shared_ptr<api::ApiState> api_state;
   std::unique_ptr<agents::AgentHub> hub;
   std::unique_ptr<outbox::WebhookDispatcher> webhooks;
+  std::unique_ptr<outbox::MessageDispatcher> messages;
   std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<asio::steady_timer> watchdog;
   std::unique_ptr<asio::steady_timer> hard_deadline;
@@ -259,13 +262,80 @@ struct Service::Impl {
                                               const std::string& number) {
         return place_call(connector, request_id, agent_id, extension, number);
       });
+      if (!messages) {
+        outbox::MessageSenders senders;
+        senders.available = [this](const std::string& name) {
+          auto it = running.find(name);
+          return !stopping && it != running.end() && it->second.connector &&
+                 !it->second.connector->outbound_channel().empty();
+        };
+        senders.send = [this](const std::string& name, const connectors::OutboundMessage& m,
+                              std::function<void(connectors::SendResult)> done) {
+          auto it = running.find(name);
+          if (it == running.end() || !it->second.connector) {
+            connectors::SendResult r;
+            r.error = "connector " + name + " is not running";
+            return asio::post(io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+          }
+          it->second.connector->send(m, std::move(done));
+        };
+        messages = std::make_unique<outbox::MessageDispatcher>(io, *store, metrics, std::move(senders));
+      }
+      api::set_message_listener(*api_state, [dispatcher = messages.get()] { dispatcher->kick(); });
+      api::set_message_preparer(*api_state, [this](connectors::OutboundMessage m, std::string connector,
+                                                   std::function<void(int, std::string, connectors::OutboundMessage)> done) {
+        asio::post(io, [this, m = std::move(m), connector = std::move(connector), done = std::move(done)]() mutable {
+          prepare_message(std::move(m), connector, std::move(done));
+        });
+      });
       api::add_routes(*router, api_state);
       router->add_websocket("/api/v1/agents/ws", hub->websocket_factory());
     }
+    std::vector<std::string> senders;
     for (auto& [name, rc] : running) {
-      if (rc.connector) rc.connector->add_routes(*router);
+      if (!rc.connector) continue;
+      rc.connector->add_routes(*router);
+      if (!rc.connector->outbound_channel().empty()) senders.push_back(name);
     }
+    if (messages && !stopping) messages->configure(std::move(senders));
     return router;
+  }
+
+  // POST /api/v1/messages: picks the connector (the named one; else the parent's when it sends on
+  // the channel; else the first running one of the channel) and lets it prepare the message. io thread.
+  void prepare_message(connectors::OutboundMessage m, const std::string& wanted,
+                       const std::function<void(int, std::string, connectors::OutboundMessage)>& done) {
+    const std::string channel = m.channel;  // m is moved into done() below
+    auto sends = [&](const RunningConnector& rc) {
+      return rc.connector && rc.connector->outbound_channel() == channel;
+    };
+    const RunningConnector* chosen = nullptr;
+    if (!wanted.empty()) {
+      auto it = running.find(wanted);
+      if (it == running.end()) return done(404, "connector: no connector named " + wanted, std::move(m));
+      if (!sends(it->second)) {
+        return done(400, "connector: " + wanted + " does not send " + channel + " messages", std::move(m));
+      }
+      chosen = &it->second;
+    }
+    if (!chosen && m.parent.is_object() && m.parent["source"].is_string()) {
+      auto it = running.find(m.parent["source"].get<std::string>());
+      if (it != running.end() && sends(it->second)) chosen = &it->second;
+    }
+    for (auto it = running.begin(); !chosen && it != running.end(); ++it) {
+      if (sends(it->second)) chosen = &it->second;
+    }
+    if (!chosen) return done(503, "no running connector sends " + channel + " messages", std::move(m));
+    m.connector = chosen->config.name;
+    std::string problem;
+    try {
+      problem = chosen->connector->prepare(m);
+    } catch (const std::exception& e) {
+      log::error("connector", m.connector, ": prepare failed: ", e.what());
+      problem = "the connector could not prepare the message";
+    }
+    if (!problem.empty()) return done(400, problem, std::move(m));
+    done(0, {}, std::move(m));
   }
 
   std::pair<bool, std::string> readiness() {
@@ -303,6 +373,7 @@ struct Service::Impl {
     context.blocking = &blocking;
     if (hub) context.chat_desk = hub->chat_desk(c.name);
     context.load_conversation = make_conversation_loader(c.name);
+    context.report_delivery = make_delivery_report_function(c.name);
     if (!factory) {
       rc.start_error = "no connector implementation for type \"" + c.type + "\" in this build";
     } else {
@@ -452,6 +523,42 @@ struct Service::Impl {
             }
             asio::post(io, [done, values = std::move(values), error = std::move(error)] {
               if (done) done(values, error);
+            });
+          });
+    };
+  }
+
+  // Delivery reports (DLRs, status callbacks) of connector `name`'s messages.
+  connectors::DeliveryReportFunction make_delivery_report_function(const std::string& name) {
+    return [this, name](connectors::DeliveryReport report, std::function<void(connectors::IngestResult)> done) {
+      if (!store || stopping) return false;
+      auto& counted = metrics.counter("omnitrail_message_delivery_reports_total",
+                                      "Delivery reports received, by connector and status (unknown: no such message).",
+                                      {{"connector", name},
+                                       {"status", report.status == "sent" || report.status == "delivered" ||
+                                                          report.status == "failed"
+                                                      ? report.status
+                                                      : std::string("invalid")}});
+      auto& unknown = metrics.counter("omnitrail_message_delivery_reports_total",
+                                      "Delivery reports received, by connector and status (unknown: no such message).",
+                                      {{"connector", name}, {"status", "unknown"}});
+      return store->submit_write<std::string>(
+          [name, report](store::WriteContext& w) {
+            return outbox::record_delivery_report(w, name, report, wall_clock_ms());
+          },
+          [this, done = std::move(done), &counted, &unknown](store::Result<std::string> r) {
+            connectors::IngestResult result;
+            if (r.ok()) {
+              counted.inc();
+              result.committed = true;
+              result.interaction_id = *r;
+            } else {
+              if (r.status().code() == store::StatusCode::not_found) unknown.inc();
+              result.error = r.status().to_string();
+              result.retryable = is_retryable(r.status().code());
+            }
+            asio::post(io, [done, result = std::move(result)] {
+              if (done) done(result);
             });
           });
     };
@@ -607,6 +714,7 @@ struct Service::Impl {
     });
     if (hub) hub->stop();
     if (webhooks) webhooks->stop();
+    if (messages) messages->stop();
     http.stop([this] {
       std::vector<std::string> names;
       for (const auto& [name, rc] : running) names.push_back(name);

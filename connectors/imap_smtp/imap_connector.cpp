@@ -25,6 +25,8 @@
 #include "connectors/imap_smtp/email_interaction.hpp"
 #include "connectors/imap_smtp/email_message.hpp"
 #include "connectors/imap_smtp/imap_protocol.hpp"
+#include "connectors/imap_smtp/reply_composer.hpp"
+#include "connectors/imap_smtp/smtp_sender.hpp"
 #include "daemon/config/block_reader.hpp"
 #include "daemon/config/connector_registry.hpp"
 #include "daemon/metrics/metrics.hpp"
@@ -58,9 +60,48 @@ struct ImapSettings : config::ConnectorSettings {
   Duration connect_timeout = 10s;  // TCP connect + TLS + login
   Duration reconnect_max = 5min;   // back-off ceiling after connection/auth errors
   std::string tls_ca_file;
+  // Replies (optional): the `smtp:` block, the From mailbox and the Message-ID domain.
+  std::optional<SmtpSettings> smtp;
+  Mailbox from;
+  std::string message_id_domain;
 };
 
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "[::1]"; }
+
+// `smtp:` of an imap_smtp block: where replies are submitted.
+std::optional<SmtpSettings> validate_smtp(config::BlockReader& block, const ImapSettings& imap) {
+  auto nested = block.map("smtp");
+  if (!nested) return std::nullopt;
+  auto& b = *nested;
+  SmtpSettings s;
+  s.host = b.required_string("host");
+  s.tls = b.choice("tls", {"smtps", "starttls", "none"}, "starttls");
+  s.port = static_cast<unsigned short>(b.integer("port", s.tls == "smtps" ? 465 : s.tls == "starttls" ? 587 : 25, 1, 65535));
+  if (s.tls == "none" && !s.host.empty() && !is_loopback(s.host)) {
+    b.error("tls", "\"none\" sends mail (and any password) in clear text; it is allowed only for host 127.0.0.1 or ::1 "
+                   "(use smtps or starttls)");
+  }
+  s.auth = b.boolean("auth", true);
+  s.username = b.string("username", imap.username);
+  if (auto secret = b.secret("password", false)) {
+    s.password = *secret;
+  } else {
+    s.password = imap.password;  // the mailbox's own password, the usual case
+  }
+  if (!s.auth && (b.has("username") || b.has("password") || b.has("password_file"))) {
+    b.error("auth", "is false, so username and password would not be used; remove them or set auth: true");
+  }
+  s.tls_ca_file = b.file_path("tls_ca_file", false, true);
+  if (s.tls == "none" && b.has("tls_ca_file")) b.error("tls_ca_file", "needs tls: smtps or starttls");
+  s.timeout = b.duration("timeout", 60s, 1s, 1h);
+  s.connect_timeout = b.duration("connect_timeout", 10s, 100ms, 5min);
+  return s;
+}
+
+std::string address_domain(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
 
 std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& block) {
   auto s = std::make_shared<ImapSettings>();
@@ -106,6 +147,23 @@ std::shared_ptr<const config::ConnectorSettings> validate(config::BlockReader& b
   s->reconnect_max = block.duration("reconnect_max", s->reconnect_max, 1s, 24h);
   s->tls_ca_file = block.file_path("tls_ca_file", false, true);
   if (s->tls == "none" && block.has("tls_ca_file")) block.error("tls_ca_file", "needs tls: imaps or starttls");
+  s->smtp = validate_smtp(block, *s);
+  if (s->smtp) {
+    const std::string fallback = s->username.find('@') != std::string::npos ? s->username : std::string();
+    s->from.address = block.string("from", fallback);
+    s->from.display_name = block.string("from_name");
+    if (s->from.address.empty()) {
+      block.error("from", "required with smtp: the address replies are sent from (e.g. support@example.com)");
+    } else if (s->from.address.find('@') == std::string::npos || s->from.address.find_first_of(" <>\"\r\n") != std::string::npos) {
+      block.error("from", "must be a plain address (local@domain), without a display name (use from_name)");
+    }
+    if (s->from.display_name.find_first_of("\r\n") != std::string::npos) block.error("from_name", "must be one line");
+    s->message_id_domain = block.string("message_id_domain", address_domain(s->from.address));
+  } else {
+    for (const char* key : {"from", "from_name", "message_id_domain"}) {
+      if (block.has(key)) block.error(key, "is only used for replies: add an smtp: block");
+    }
+  }
   return s;
 }
 
@@ -524,13 +582,120 @@ struct State : std::enable_shared_from_this<State> {
   }
 };
 
+// Builds the reply of `m` (prepared or being prepared): threading from the parent email, From and
+// Message-ID domain from the settings, Message-ID token = the message id (stable on retries).
+Result<ReplyRequest> reply_request(const ImapSettings& settings, const std::string& connector, const OutboundMessage& m) {
+  using nlohmann::json;
+  ReplyRequest r;
+  r.from = settings.from;
+  r.message_id_domain = settings.message_id_domain;
+  r.message_id_token = m.id;
+  r.date_ms = m.created_at_ms;
+  r.text = m.text;
+  Mailbox to{"", m.to};
+  const json& parent = m.parent;
+  const bool email_parent = parent.is_object() && parent.value("channel", "") == "email";
+  if (email_parent) {
+    const json meta = parent.value("metadata", json::object());
+    auto text = [&](const char* key) {
+      auto it = meta.find(key);
+      return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    // Auto-replies and bounces are flagged at intake and never answered (mail loops).
+    if (meta.value("auto_reply", false) || meta.value("bounce", false)) {
+      return Result<ReplyRequest>::failure(
+          "in_reply_to: that email is an automatic reply or a bounce; it is never answered (write a new message)");
+    }
+    r.parent_message_id = text("message_id");
+    r.parent_in_reply_to = text("in_reply_to");
+    if (auto it = meta.find("references"); it != meta.end() && it->is_array()) {
+      for (const auto& ref : *it) {
+        if (ref.is_string()) r.parent_references.push_back(ref.get<std::string>());
+      }
+    }
+    // Answering the customer's own message: honour its Reply-To, as mail clients do.
+    const json from_key = parent.contains("from") ? parent["from"].value("key", json()) : json();
+    if (parent.value("direction", "") == "inbound" && from_key.is_string() && from_key.get<std::string>() == m.to) {
+      if (auto it = meta.find("reply_to"); it != meta.end() && it->is_array() && !it->empty() && (*it)[0].is_object()) {
+        to = Mailbox{(*it)[0].value("name", ""), (*it)[0].value("address", "")};
+      }
+    }
+    if (m.subject.empty() && parent.contains("subject") && parent["subject"].is_string()) {
+      r.parent_subject = parent["subject"].get<std::string>();
+    }
+  }
+  (void)connector;
+  if (!m.subject.empty()) {
+    r.parent_subject = m.subject;
+    r.subject_as_is = true;
+  } else if (!email_parent) {
+    return Result<ReplyRequest>::failure("subject: required for an email that does not answer one");
+  }
+  r.to.push_back(std::move(to));
+  return r;
+}
+
 class ImapConnector : public Connector {
  public:
-  explicit ImapConnector(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  ImapConnector(std::shared_ptr<State> state, std::string name, std::unique_ptr<SmtpSender> smtp)
+      : state_(std::move(state)), name_(std::move(name)), smtp_(std::move(smtp)) {}
 
   void start() override { asio::co_spawn(state_->io, State::run(state_), asio::detached); }
 
+  std::string outbound_channel() const override { return smtp_ ? "email" : ""; }
+
+  std::string prepare(OutboundMessage& m) override {
+    if (!smtp_) return "this connector has no smtp: block, so it sends no email";
+    auto request = reply_request(state_->settings, name_, m);
+    if (!request) return request.error();
+    auto composed = compose_reply(*request);
+    if (!composed) return composed.error();
+    auto in = to_sent_interaction(*request, *composed, name_, m.agent, m.customer_id);
+    m.from = in.from;
+    m.to = in.to;
+    m.subject = composed->subject;
+    m.external_id = in.external_id;
+    m.conversation_key = in.conversation_key;
+    m.metadata = nlohmann::json::parse(in.metadata_json, nullptr, false);
+    if (!m.metadata.is_object()) m.metadata = nlohmann::json::object();
+    // The reply joins the parent's conversation when the parent came through this connector.
+    const auto& parent = m.parent;
+    if (parent.is_object() && parent.value("source", "") == name_ && parent.value("channel", "") == "email" &&
+        parent.contains("conversation_key") && parent["conversation_key"].is_string()) {
+      m.conversation_key = parent["conversation_key"].get<std::string>();
+    }
+    return {};
+  }
+
+  void send(const OutboundMessage& m, std::function<void(SendResult)> done) override {
+    auto fail = [&](SendResult::Outcome outcome, std::string error) {
+      SendResult r;
+      r.outcome = outcome;
+      r.error = std::move(error);
+      asio::post(state_->io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    };
+    if (!smtp_) return fail(SendResult::Outcome::failed, "this connector has no smtp: block");
+    if (state_->stopping) return fail(SendResult::Outcome::retry, "stopping");
+    auto request = reply_request(state_->settings, name_, m);
+    if (!request) return fail(SendResult::Outcome::failed, request.error());
+    auto composed = compose_reply(*request);
+    if (!composed) return fail(SendResult::Outcome::failed, composed.error());
+    const auto message_id = composed->message_id;
+    smtp_->send(std::move(composed->message), composed->envelope_from, composed->recipients,
+                [done = std::move(done), message_id](SmtpOutcome o) {
+                  SendResult r;
+                  r.provider_id = message_id;
+                  r.provider_code = static_cast<int>(o.reply_code);
+                  r.error = o.error;
+                  r.outcome = o.kind == SmtpOutcome::Kind::accepted    ? SendResult::Outcome::sent
+                              : o.kind == SmtpOutcome::Kind::permanent ? SendResult::Outcome::failed
+                                                                       : SendResult::Outcome::retry;
+                  done(std::move(r));
+                });
+  }
+
   void stop(std::function<void()> done) override {
+    if (smtp_) smtp_->stop();
     state_->stopping = true;
     state_->wait_timer.cancel();
     state_->cancel_current();
@@ -542,6 +707,8 @@ class ImapConnector : public Connector {
 
  private:
   std::shared_ptr<State> state_;
+  std::string name_;
+  std::unique_ptr<SmtpSender> smtp_;
 };
 
 std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& context, std::string& error) {
@@ -556,7 +723,9 @@ std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& conte
   }
   auto state = std::make_shared<State>(c, context, *settings);
   if (context.config) state->own_addresses = context.config->identity.own_addresses;
-  return std::make_unique<ImapConnector>(std::move(state));
+  std::unique_ptr<SmtpSender> smtp;
+  if (settings->smtp) smtp = std::make_unique<SmtpSender>(context.io, *settings->smtp);
+  return std::make_unique<ImapConnector>(std::move(state), c.name, std::move(smtp));
 }
 
 }  // namespace

@@ -393,7 +393,7 @@ Result<ComposedEmail> compose_unchecked(const ReplyRequest& request) {
   std::string token = request.message_id_token.empty() ? random_token() : request.message_id_token;
   composed.message_id = "omnitrail." + token + "@" + request.message_id_domain;
   composed.envelope_from = request.from.address;
-  composed.subject = reply_subject(request.parent_subject);
+  composed.subject = request.subject_as_is ? std::string(trim(request.parent_subject)) : reply_subject(request.parent_subject);
   for (const auto* list : {&request.to, &request.cc}) {
     for (const auto& m : *list) {
       bool seen = std::any_of(composed.recipients.begin(), composed.recipients.end(),

@@ -17,6 +17,8 @@ struct ReplyRequest {
   std::vector<Mailbox> to;  ///< at least one; usually the parent's Reply-To, else its From
   std::vector<Mailbox> cc;
   std::string parent_subject;  ///< "Re: " is prefixed unless it already starts with Re:/RE:/Aw:...
+  /// parent_subject is the subject to write as is (a new message, or the agent's own subject).
+  bool subject_as_is = false;
   std::string text;            ///< the agent's text, UTF-8; any line endings
   /// The parent's Message-ID (with or without angle brackets); empty for a new message.
   std::string parent_message_id;

@@ -2,8 +2,11 @@
 // the job's result to JSON or to {"error":{code,message}}. No SQL here: it lives in timeline/.
 #include "daemon/api/rest_api.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +21,9 @@
 #include "daemon/timeline/ingest.hpp"
 #include "daemon/timeline/queries.hpp"
 #include "daemon/timeline/retention.hpp"
+#include "daemon/outbox/messages.hpp"
 #include "daemon/outbox/webhook_outbox.hpp"
+#include "daemon/util/hmac.hpp"
 #include "daemon/screenpop/pop_book.hpp"
 #include "daemon/util/log.hpp"
 
@@ -39,6 +44,8 @@ struct ApiState {
   CommitListener on_committed;
   CallPlacer place_call;
   std::function<void()> on_outbox;  // webhook rows may have been committed (any thread)
+  MessagePreparer prepare_message;
+  std::function<void()> on_messages;  // message rows were committed (any thread)
 
   explicit ApiState(const config::Config& c) : authority(c) {}
 };
@@ -458,6 +465,188 @@ void add_webhook_routes(http::Router& router, const std::shared_ptr<ApiState>& s
              }));
 }
 
+// ---- outbound messages (docs/messages.md) ----------------------------------------------------
+
+constexpr std::size_t kMaxMessageText = 64 * 1024;
+
+std::string new_message_id() {
+  static thread_local std::mt19937_64 random{(static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
+                                             std::random_device{}()};
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "m_%016llx", static_cast<unsigned long long>(random()));
+  return buffer;
+}
+
+// An optional string field of at most `max` bytes; false (and a 400) when it is something else.
+bool optional_string(const json& body, const char* name, std::size_t max, std::string& out, Respond& respond) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return true;
+  if (!it->is_string() || it->get_ref<const std::string&>().size() > max) {
+    respond(Response::error(400, "invalid_argument",
+                            std::string(name) + ": a string of at most " + std::to_string(max) + " bytes"));
+    return false;
+  }
+  out = it->get<std::string>();
+  return true;
+}
+
+// Commits the outbound interaction and its outbox row (one transaction), then answers.
+void queue_prepared_message(const std::shared_ptr<ApiState>& s, connectors::OutboundMessage m,
+                            std::string idempotency_key, std::chrono::steady_clock::time_point received_at,
+                            std::shared_ptr<Respond> respond) {
+  timeline::Interaction in;
+  in.channel = m.channel;
+  in.direction = "outbound";
+  in.kind = m.kind.empty() ? m.channel + ".sent" : m.kind;
+  in.occurred_at_ms = m.created_at_ms;
+  in.source = m.connector;
+  in.external_id = m.external_id.empty() ? m.id : m.external_id;
+  m.external_id = in.external_id;
+  in.conversation_key = m.conversation_key;
+  in.from = m.from;
+  in.to = m.to;
+  in.agent = m.agent;
+  in.subject = m.subject;
+  in.text = m.text;
+  in.customer_id = m.customer_id;
+  json metadata = m.metadata.is_object() ? m.metadata : json::object();
+  metadata["delivery"] = json{{"status", "queued"}, {"message_id", m.id}, {"attempts", 0}};
+  in.metadata_json = dump(metadata);
+  if (auto problem = timeline::validate(in); !problem.empty()) {
+    log::warning("api", "connector ", m.connector, " prepared an invalid message: ", problem);
+    return (*respond)(Response::error(500, "internal", "the connector prepared an invalid message"));
+  }
+  auto queued = std::make_shared<json>();
+  bool submitted = ingest_async(
+      s, std::move(in), received_at,
+      [s, respond, queued](store::Result<timeline::IngestOutcome> r) {
+        if (!r.ok()) return (*respond)(from_status(r.status()));
+        if (s->on_messages) s->on_messages();
+        const bool duplicate = queued->value("duplicate", false);
+        (*respond)(Response::json(duplicate ? 200 : 202, dump(*queued)));
+      },
+      [m, key = std::move(idempotency_key), queued](store::WriteContext& w) {
+        *queued = outbox::queue_message(w, m, key, now_ms());
+      });
+  if (!submitted) (*respond)(busy());
+}
+
+void add_message_routes(http::Router& router, const std::shared_ptr<ApiState>& s) {
+  router.add("POST", "/api/v1/messages", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal& who) {
+    auto body = json_body(req, respond);
+    if (!body) return;
+    connectors::OutboundMessage m;
+    std::string connector, parent;
+    if (!optional_string(*body, "customer_id", 64, m.customer_id, respond) ||
+        !optional_string(*body, "channel", 16, m.channel, respond) ||
+        !optional_string(*body, "text", kMaxMessageText, m.text, respond) ||
+        !optional_string(*body, "subject", 998, m.subject, respond) ||
+        !optional_string(*body, "to", 320, m.to, respond) ||
+        !optional_string(*body, "connector", 128, connector, respond) ||
+        !optional_string(*body, "in_reply_to", 64, parent, respond)) {
+      return;
+    }
+    if (m.customer_id.empty()) return respond(Response::error(400, "invalid_argument", "customer_id: required"));
+    if (m.channel != "email" && m.channel != "sms" && m.channel != "chat") {
+      return respond(Response::error(400, "invalid_argument", "channel: one of email, sms, chat"));
+    }
+    if (m.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      return respond(Response::error(400, "invalid_argument", "text: required (not only blanks)"));
+    }
+    std::string key;
+    if (const std::string* header = req.header("idempotency-key")) {
+      if (header->empty() || header->size() > 200 ||
+          std::any_of(header->begin(), header->end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; })) {
+        return respond(Response::error(400, "invalid_argument", "Idempotency-Key: 1 to 200 visible ASCII characters"));
+      }
+      // The same key from the same principal names the same message: a retried request is answered
+      // with the message it queued the first time.
+      m.id = "m_" + util::hmac_sha256_hex("omnitrail-message-id", who.id + "\n" + *header).substr(0, 16);
+      key = "message-key:" + who.id + ":" + *header;
+    } else {
+      m.id = new_message_id();
+      key = "message:" + m.id;
+    }
+    m.agent = who.id;
+    m.created_at_ms = now_ms();
+    if (!s->prepare_message) {
+      return respond(Response::error(503, "unavailable", "no connector can send messages"));
+    }
+    auto shared_respond = std::make_shared<Respond>(std::move(respond));
+    const auto received_at = req.received_at;
+    const auto customer = m.customer_id;
+    bool queued = s->store->submit_read<json>(
+        [customer, parent](store::ReadContext& r) { return outbox::message_context(r.db(), customer, parent); },
+        [s, m = std::move(m), connector, key, received_at, shared_respond](store::Result<json> r) mutable {
+          if (!r.ok()) return (*shared_respond)(from_status(r.status()));
+          const json& context = *r;
+          m.customer_id = context["customer_id"].get<std::string>();
+          m.parent = context["parent"];
+          if (m.to.empty()) {
+            if (m.parent.is_object() && m.parent.value("direction", "") == "inbound" &&
+                m.parent.value("channel", "") == m.channel && m.parent["from"]["key"].is_string()) {
+              m.to = m.parent["from"]["key"].get<std::string>();
+            } else {
+              const char* kind = m.channel == "email" ? "email" : "phone";
+              if (context["default_to"].contains(kind)) m.to = context["default_to"][kind].get<std::string>();
+            }
+          }
+          if (m.to.empty() && m.channel != "chat") {
+            return (*shared_respond)(Response::error(
+                400, "invalid_argument", "to: required (the customer has no " +
+                                             std::string(m.channel == "email" ? "email address" : "phone number") + ")"));
+          }
+          s->prepare_message(std::move(m), connector,
+                             [s, key, received_at, shared_respond](int status, std::string error,
+                                                                     connectors::OutboundMessage prepared) {
+                               if (status != 0) {
+                                 const char* code = status == 404 ? "not_found" : status == 503 ? "unavailable" : "invalid_argument";
+                                 return (*shared_respond)(Response::error(status, code, error));
+                               }
+                               queue_prepared_message(s, std::move(prepared), key, received_at, shared_respond);
+                             });
+        });
+    if (!queued) (*shared_respond)(busy());
+  }));
+
+  router.add("GET", "/api/v1/messages/{id}", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal&) {
+    auto id = req.params.at("id");
+    read_json(s, std::move(respond), [id](store::ReadContext& r) { return outbox::get_message(r.db(), id); });
+  }));
+
+  router.add("GET", "/api/v1/messages", guarded(s, Role::admin, [s](Request&& req, Respond respond, const Principal&) {
+    auto status = req.query_param("status");
+    if (!status.empty() && status != "queued" && status != "sending" && status != "sent" && status != "delivered" &&
+        status != "failed") {
+      return respond(Response::error(400, "invalid_argument", "status: one of queued, sending, sent, delivered, failed"));
+    }
+    int limit = 0;
+    if (!limit_param(req, respond, 50, 200, limit)) return;
+    long long cursor = 0;
+    auto cursor_text = req.query_param("cursor");
+    if (!cursor_text.empty() && !parse_int(cursor_text, 1, INT64_MAX / 2, cursor)) {
+      return respond(Response::error(400, "invalid_argument", "cursor: a next_cursor of a previous page"));
+    }
+    auto connector = req.query_param("connector");
+    read_json(s, std::move(respond), [status, connector, limit, cursor](store::ReadContext& r) {
+      return outbox::list_messages(r.db(), status, connector, limit, cursor);
+    });
+  }));
+
+  router.add("POST", "/api/v1/messages/{id}/retry", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal&) {
+    auto id = req.params.at("id");
+    auto shared_respond = std::make_shared<Respond>(std::move(respond));
+    bool queued = s->store->submit_write<json>(
+        [id](store::WriteContext& w) { return outbox::retry_message(w, id, now_ms()); },
+        [s, shared_respond](store::Result<json> r) {
+          if (!r.ok()) return (*shared_respond)(from_status(r.status()));
+          if (s->on_messages) s->on_messages();
+          (*shared_respond)(Response::json(202, dump(*r)));
+        });
+    if (!queued) (*shared_respond)(busy());
+  }));
+}
+
 void add_interaction_routes(http::Router& router, const std::shared_ptr<ApiState>& s) {
   router.add("POST", "/api/v1/interactions", guarded(s, Role::agent, [s](Request&& req, Respond respond, const Principal& who) {
     auto body = json_body(req, respond);
@@ -584,6 +773,10 @@ void set_call_placer(ApiState& state, CallPlacer placer) { state.place_call = st
 
 void set_outbox_listener(ApiState& state, std::function<void()> listener) { state.on_outbox = std::move(listener); }
 
+void set_message_preparer(ApiState& state, MessagePreparer preparer) { state.prepare_message = std::move(preparer); }
+
+void set_message_listener(ApiState& state, std::function<void()> listener) { state.on_messages = std::move(listener); }
+
 bool record_pop_delivered(const std::shared_ptr<ApiState>& s, const std::string& agent_id, const json& pop) {
   if (s->config->webhooks.empty()) return true;
   auto event = outbox::pop_delivered_event(agent_id, pop, now_ms());
@@ -643,6 +836,7 @@ void add_routes(http::Router& router, std::shared_ptr<ApiState> state) {
     respond(Response::json(200, openapi_document()));
   });
   add_customer_routes(router, state);
+  add_message_routes(router, state);
   add_suggestion_routes(router, state);
   add_interaction_routes(router, state);
   add_webhook_routes(router, state);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/connector.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/timeline/ingest.hpp"
@@ -59,6 +60,21 @@ using CallPlacer = std::function<bool(const std::string& connector, const std::s
                                       const std::string& agent_id, const std::string& extension,
                                       const std::string& number)>;
 void set_call_placer(ApiState& state, CallPlacer placer);
+
+/// Prepares an outbound message with the connector that will send it (POST /api/v1/messages).
+/// `connector` is the name the API client gave, or "": the service then picks the parent's
+/// connector when it sends on the message's channel, else the first running connector of that
+/// channel, and sets message.connector. `done` (any thread) gets status 0 and the prepared
+/// message, or an HTTP status (400 refused by the connector, 404 no such connector, 503 none can
+/// send on that channel) and a message for the client. Any thread.
+using MessagePreparer = std::function<void(connectors::OutboundMessage message, std::string connector,
+                                           std::function<void(int status, std::string error,
+                                                              connectors::OutboundMessage message)> done)>;
+void set_message_preparer(ApiState& state, MessagePreparer preparer);
+
+/// Called after a commit that queued an outbound message (any thread): the service kicks the
+/// message dispatcher here.
+void set_message_listener(ApiState& state, std::function<void()> listener);
 
 /// Called after a commit that may have added webhook rows to the outbox (on a store thread);
 /// the service kicks the webhook dispatcher here.

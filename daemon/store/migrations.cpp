@@ -303,10 +303,27 @@ CREATE INDEX outbox_queue ON outbox(kind, target, order_key, id) WHERE status = 
 CREATE INDEX outbox_state ON outbox(kind, status, id);
 )sql";
 
-constexpr std::array<Migration, 3> all_migrations{{
+// Migration 4 (outbound messages, issues #6/#7/#8): an agent's reply (email / SMS / chat) is an
+// outbox row of kind 'message' with its public id (m_...), the outbound interaction it shows as on
+// the timeline, and the provider's id once sent (delivery reports find it by that). Status
+// 'sending' is committed before each attempt: a row found 'sending' at start-up was interrupted
+// mid-attempt and is not resent automatically (it may have been delivered).
+constexpr std::string_view schema_v4 = R"sql(
+ALTER TABLE outbox ADD COLUMN public_id TEXT;
+ALTER TABLE outbox ADD COLUMN interaction_id INTEGER;
+ALTER TABLE outbox ADD COLUMN provider_ref TEXT;
+CREATE UNIQUE INDEX outbox_public_id ON outbox(public_id) WHERE public_id IS NOT NULL;
+CREATE INDEX outbox_provider_ref ON outbox(target, provider_ref) WHERE provider_ref IS NOT NULL;
+-- Messages not finished, per (connector, conversation): each conversation's messages go in order.
+CREATE INDEX outbox_message_queue ON outbox(target, order_key, id)
+  WHERE kind = 'message' AND status IN ('pending', 'sending');
+)sql";
+
+constexpr std::array<Migration, 4> all_migrations{{
     {1, "initial schema", schema_v1},
     {2, "timeline write side: links, restorable merges, identifier suggestions, notes", schema_v2},
     {3, "outbound webhooks: outbox targets, ordering keys, attempt outcomes", schema_v3},
+    {4, "outbound messages: public ids, timeline links, provider ids", schema_v4},
 }};
 
 bool table_exists(Database& db, std::string_view name) {
