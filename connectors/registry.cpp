@@ -7,6 +7,7 @@
 #include "connectors/connector.hpp"
 #include "connectors/imap_smtp/imap_connector.hpp"
 #include "connectors/twilio_sms/twilio_sms_connector.hpp"
+#include "connectors/webchat/webchat_connector.hpp"
 #include "connectors/webhooks/webhook_connectors.hpp"
 
 namespace omnitrail::connectors {
@@ -47,11 +48,12 @@ const Factory* find_factory(const std::string& type) {
 
 void register_all() {
   // Each connector type registers its config validator and its factory here as it lands:
-  // kannel, webchat are next.
+  // kannel is next.
   ami::register_asterisk_ami();
   imap_smtp::register_imap_smtp();
   twilio_sms::register_twilio_sms();
   webhooks::register_webhook_connectors();
+  webchat::register_webchat();
 }
 
 }  // namespace omnitrail::connectors

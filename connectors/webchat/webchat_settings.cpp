@@ -80,6 +80,10 @@ std::shared_ptr<const config::ConnectorSettings> validate_webchat(config::BlockR
   s->rate_limits.max_addresses = static_cast<std::size_t>(std::max<std::int64_t>(s->max_visitors, 1000));
   s->idle_timeout = block.duration("idle_timeout", s->idle_timeout, std::chrono::seconds(10), std::chrono::hours(12));
   s->token_ttl = block.duration("token_ttl", s->token_ttl, std::chrono::minutes(1), std::chrono::hours(24 * 365));
+  s->reassign_after = block.duration("reassign_after", s->reassign_after, std::chrono::seconds(0), std::chrono::hours(1));
+  if (s->reassign_after.count() > 0 && s->reassign_after < std::chrono::seconds(5)) {
+    block.error("reassign_after", "must be 0s (never) or at least 5s");
+  }
   s->max_chats_per_agent = static_cast<int>(block.integer("max_chats_per_agent", s->max_chats_per_agent, 0, 1000));
   s->history_limit = static_cast<int>(block.integer("history_limit", s->history_limit, 10, 1000));
   s->title = read_text(block, "title", s->title, 100);

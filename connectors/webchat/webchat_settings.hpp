@@ -24,6 +24,7 @@ struct WebchatSettings : config::ConnectorSettings {
   std::int64_t max_visitors = 10000;          ///< visitor connections at once (all addresses)
   config::Duration idle_timeout = std::chrono::minutes(15);  ///< chat.ended "idle" after this silence
   config::Duration token_ttl = std::chrono::hours(24 * 30);   ///< how long a visitor may resume
+  config::Duration reassign_after = std::chrono::seconds(60);  ///< agent gone this long: the chat moves (0: never)
   int max_chats_per_agent = 5;                ///< 0: no limit
   int history_limit = 200;                    ///< messages kept per chat and replayed on resume
   std::string title = "Chat with us";

@@ -186,8 +186,8 @@
     }
   }
 
-  async function api(method, path, body, tokenOverride) {
-    const headers = { Authorization: "Bearer " + (tokenOverride || state.token), Accept: "application/json" };
+  async function api(method, path, body, tokenOverride, extraHeaders) {
+    const headers = Object.assign({}, extraHeaders || {}, { Authorization: "Bearer " + (tokenOverride || state.token), Accept: "application/json" });
     const init = { method, headers, cache: "no-store", credentials: "omit" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -664,9 +664,13 @@
       wrap.appendChild(h("div.cv-block", null, h("h5.cv-sub", { text: "Possible duplicates" }), list));
     }
 
-    // Timeline
+    // Reply box (reply.js) and timeline
+    const replyForm = opts.context === "panel" && c.id && window.OmnitrailReply
+      ? window.OmnitrailReply.box(view, { onSent: () => reloadCustomer() }) : null;
+    if (replyForm) wrap.appendChild(h("div.cv-block", null, replyForm));
+    const tlOpts = { onChanged: opts.onChanged || reloadCustomer, onReply: replyForm ? (item) => replyForm.setParent(item) : null };
     const tl = opts.timeline ? opts.timeline.items : (Array.isArray(view.recent_interactions) ? view.recent_interactions : []);
-    const tlBlock = h("div.cv-block", null, h("h5.cv-sub", { text: "Timeline" }), renderTimeline(tl));
+    const tlBlock = h("div.cv-block", null, h("h5.cv-sub", { text: "Timeline" }), renderTimeline(tl, tlOpts));
     if (opts.context === "panel" && opts.onMore && (!opts.timeline || opts.timeline.cursor)) {
       if (!opts.timeline && tl.length < 20) {
         // everything is already shown
@@ -758,7 +762,7 @@
     return li;
   }
 
-  function renderTimeline(items) {
+  function renderTimeline(items, opts) {
     const ol = h("ol.timeline");
     for (const it of items) {
       if (!it || typeof it !== "object") continue;
@@ -776,6 +780,7 @@
           meta.length ? h("p.tl-meta.muted", { text: meta.join(" · ") }) : null,
           it.subject ? h("p.tl-subject", { text: it.subject }) : null,
           it.text ? h("p.tl-text", { text: it.text + (it.text_truncated ? " …" : "") }) : null)));
+      if (window.OmnitrailReply) window.OmnitrailReply.decorate(ol.lastChild, it, opts || {}); // reply.js
     }
     if (!ol.childNodes.length) ol.appendChild(h("li.muted", { text: "No interactions yet." }));
     return ol;
@@ -937,6 +942,8 @@
   // ---------------------------------------------------------------- start
 
   function init() {
+    // What the console's add-on scripts (reply.js, chat.js) may use.
+    window.OmnitrailConsole = { api, send, h, toast, announce, newUuid, agent: () => state.agent };
     $("signin-form").addEventListener("submit", onSignIn);
     $("sign-out").addEventListener("click", () => signOut(""));
     $("search-form").addEventListener("submit", onSearch);
