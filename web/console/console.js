@@ -412,6 +412,9 @@
         break;
       case "presence": setPresence(msg.presence); break;
       case "call.progress": onCallProgress(msg); break;
+      case "chat.history": case "chat.message": case "chat.typing": case "chat.delivered": case "chat.ended":
+        if (window.OmnitrailChatConsole) window.OmnitrailChatConsole.onMessage(msg); // chat.js
+        break;
       case "error":
         toast("Server: " + (msg.message || msg.code || "error"), "error");
         break;
@@ -547,6 +550,7 @@
         h("button.btn.btn-quiet.btn-small.pop-dismiss", { type: "button", data: { focusKey: "dismiss" },
           "aria-label": "Dismiss " + (name || "pop"), on: { click: () => dismissPop(pop.id) } }, "Dismiss")));
     }
+    if (channel === "chat" && window.OmnitrailChatConsole) parts.push(window.OmnitrailChatConsole.panelFor(pop)); // chat.js
     if (view) {
       parts.push(renderCustomerView(view, { context: "pop", crm: pop.links && pop.links.crm, onChanged: () => refreshPopView(pop.id) }));
     } else {
