@@ -195,6 +195,21 @@ try {
   });
   await shot(console_, "webchat-console-ended.png");
 
+  await stepDo("after the end, a new message starts a new chat (no second form)", async () => {
+    const again = `One more question ${RUN}`;
+    await shop.reload({ waitUntil: "load" });  // a new connection: the form values go with it
+    await widget.locator("textarea.input").waitFor({ state: "visible" });
+    if (await widget.locator("form.form").isVisible()) fail("the pre-chat form was asked twice");
+    await widget.locator("textarea.input").fill(again);
+    await widget.locator("textarea.input").press("Enter");
+    await log_.locator(".msg.visitor", { hasText: again }).locator(".meta", { hasText: "Sent" }).waitFor();
+    const fresh = console_.locator("#pops article.pop", { hasText: again });
+    await fresh.waitFor();
+    await fresh.locator(".pop-state", { hasText: "Ringing" }).waitFor();
+    const cards = await console_.locator("#pops article.pop").count();
+    if (cards !== 2) fail(`${cards} pop cards (want the ended one and the new one)`);
+  });
+
   await stepDo("a narrow screen gets the full-screen panel", async () => {
     await shop.setViewportSize({ width: 380, height: 700 });
     const box = await widget.locator(".panel").boundingBox();

@@ -46,6 +46,7 @@
     token: typeof saved.token === "string" ? saved.token : "",
     pending: Array.isArray(saved.pending) ? saved.pending.filter(function (p) { return p && typeof p.id === "string" && typeof p.text === "string"; }) : [],
     formDone: !!saved.formDone,
+    formValues: saved.formValues && typeof saved.formValues === "object" ? saved.formValues : null,
     open: !!saved.open,
     ws: null,
     generation: 0,
@@ -71,7 +72,7 @@
     resendTimer: null,
   };
   function persist() {
-    save({ token: state.token, pending: state.pending, formDone: state.formDone, open: state.open });
+    save({ token: state.token, pending: state.pending, formDone: state.formDone, formValues: state.formValues, open: state.open });
   }
 
   // ------------------------------------------------------------------ DOM
@@ -436,8 +437,11 @@
     renderAll();
     var receivedIds = state.messages.filter(function (x) { return x.from === "agent"; }).map(function (x) { return x.id; });
     for (var k = 0; k < receivedIds.length; k++) queueReceived(receivedIds[k]);
-    state.form = f.form && typeof f.form === "object" && !state.chat && !state.formDone ? f.form : null;
-    if (state.form && Array.isArray(state.form.fields) && state.form.fields.length) showForm(state.form);
+    state.form = f.form && typeof f.form === "object" ? f.form : null;
+    // The server keeps the form per connection: what the visitor filled in once goes again with
+    // every new connection (before any message), so a later chat needs no second form.
+    if (!state.chat && state.formDone && state.formValues) send(Object.assign({ type: "form" }, state.formValues));
+    if (state.form && !state.chat && !state.formDone && Array.isArray(state.form.fields) && state.form.fields.length) showForm(state.form);
     else hideForm();
     setStatus();
     flushPending();
@@ -498,6 +502,8 @@
       return;
     }
     if (code === "form_required" && state.form) {
+      state.formDone = false;
+      persist();
       showForm(state.form);
       return;
     }
@@ -570,8 +576,11 @@
     if (!send(frame)) { formError.textContent = "Not connected yet; try again in a moment."; return; }
     formError.textContent = "";
     state.formDone = true;
+    state.formValues = {};
+    for (var key in frame) if (key !== "type") state.formValues[key] = frame[key];
     persist();
     hideForm();
+    flushPending();  // a message refused for want of the form goes now
     input.focus();
   });
 
