@@ -353,6 +353,186 @@ class InboundTest(Base):
         self.assertIn(status, (200, 204))
 
 
+class OutboundBase(Base):
+    def texted_in(self, sender, text="hello"):
+        """An inbound text from `sender`: (customer id, interaction id)."""
+        status, _, body = self.inbound(inbound_params(text, sender=sender))
+        self.assertEqual(status, 200, body)
+        customer = wait_until(lambda: self.customer_of(sender), what="the sender's customer")
+        items = [i for i in self.timeline(customer) if i["kind"] == "sms.received"]
+        return customer, items[0]["id"]
+
+    def reply(self, customer, text, parent=None, expect=202, **extra):
+        body = dict(customer_id=customer, channel="sms", text=text, **extra)
+        if parent:
+            body["in_reply_to"] = parent
+        status, out = call(self.daemon, "POST", "/api/v1/messages", body, token=ALICE)
+        self.assertEqual(status, expect, out)
+        return out
+
+    def message(self, message_id):
+        status, out = call(self.daemon, "GET", "/api/v1/messages/" + message_id, token=ALICE)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def wait_status(self, message_id, wanted, timeout=20):
+        return wait_until(lambda: (lambda m: m if m["status"] == wanted else None)(self.message(message_id)),
+                          timeout, "message %s %s (now %s)" % (message_id, wanted, self.message(message_id)))
+
+    def posts_to(self, number):
+        return [r for r in self.twilio.posts() if r["form"].get("To") == number]
+
+    def callback(self, params, query=""):
+        return self.post("/webhooks/sms/status", params, query=query)
+
+
+class OutboundTest(OutboundBase):
+    def test_reply_is_twilios_request_in_the_same_conversation_and_reports_apply(self):
+        number = "+447911200001"
+        customer, parent = self.texted_in(number, "Where is my parcel?")
+        text = "Grüße 👋 — your parcel 📦 ships today. ¿Algo más? 你好"
+        queued = self.reply(customer, text, parent)
+        self.assertEqual(queued["status"], "queued")
+        sent = self.wait_status(queued["id"], "sent")
+        posts = self.posts_to(number)
+        self.assertEqual(len(posts), 1, posts)
+        request = posts[0]
+        self.assertEqual(request["path"], "/2010-04-01/Accounts/%s/Messages.json" % ACCOUNT)
+        self.assertEqual((request["user"], request["password"]), (ACCOUNT, AUTH_TOKEN))
+        self.assertEqual(request["content_type"], "application/x-www-form-urlencoded")
+        self.assertEqual(request["form"], {"To": number, "From": OUR_NUMBER, "Body": text,
+                                           "StatusCallback": STATUS_URL + "?m=" + queued["id"]})
+        sid = self.twilio.created[-1]["sid"]
+        self.assertEqual(sent["provider_id"], sid)
+        items = self.timeline(customer)
+        self.assertEqual(sorted(i["kind"] for i in items), ["sms.received", "sms.sent"])
+        self.assertEqual(len({i["conversation_id"] for i in items}), 1, items)
+        outbound = [i for i in items if i["kind"] == "sms.sent"][0]
+        self.assertEqual(outbound["text"], text)
+
+        # Twilio's callbacks, signed for the URL the reply named: delivered, then a late "sent"
+        # that must not move it back.
+        status, _, body = self.callback([("MessageSid", sid), ("MessageStatus", "delivered"), ("AccountSid", ACCOUNT)],
+                                        query="m=" + queued["id"])
+        self.assertEqual(status, 204, body)
+        self.wait_status(queued["id"], "delivered")
+        status, _, _ = self.callback([("MessageSid", sid), ("MessageStatus", "sent"), ("AccountSid", ACCOUNT)],
+                                     query="m=" + queued["id"])
+        self.assertEqual(status, 204)
+        time.sleep(0.3)
+        self.assertEqual(self.message(queued["id"])["status"], "delivered")
+        outbound = [i for i in self.timeline(customer) if i["kind"] == "sms.sent"][0]
+        self.assertEqual(outbound["metadata"]["delivery"]["status"], "delivered")
+        # A callback signed for another message id is refused.
+        status, _, _ = self.post("/webhooks/sms/status", [("MessageSid", sid), ("MessageStatus", "failed"),
+                                                          ("AccountSid", ACCOUNT)],
+                                 signature=twilio_signature(STATUS_URL + "?m=" + queued["id"],
+                                                            [("MessageSid", sid), ("MessageStatus", "failed"),
+                                                             ("AccountSid", ACCOUNT)]),
+                                 query="m=m_0000000000000000")
+        self.assertEqual(status, 403)
+
+        # A second reply, undelivered; the callback names it by MessageSid only.
+        second = self.reply(customer, "second", parent)
+        self.wait_status(second["id"], "sent")
+        sid2 = self.twilio.created[-1]["sid"]
+        status, _, _ = self.callback([("MessageSid", sid2), ("MessageStatus", "undelivered"), ("ErrorCode", "30003"),
+                                      ("AccountSid", ACCOUNT)])
+        self.assertEqual(status, 204)
+        failed = self.wait_status(second["id"], "failed")
+        self.assertIn("30003", failed["last_error"])
+        # A callback for a message nobody sent: answered, nothing changes.
+        status, _, _ = self.callback([("MessageSid", "SM" + "9" * 32), ("MessageStatus", "delivered"),
+                                      ("AccountSid", ACCOUNT)])
+        self.assertEqual(status, 204)
+        self.assertNotIn(AUTH_TOKEN, self.daemon.log())
+
+    def test_5xx_is_retried_4xx_fails_with_twilios_error(self):
+        number = "+447911200002"
+        customer, parent = self.texted_in(number)
+        self.twilio.script[:] = ["500", "500"]
+        queued = self.reply(customer, "retried twice", parent)
+        sent = self.wait_status(queued["id"], "sent", timeout=30)
+        self.assertEqual(len(self.posts_to(number)), 3)
+        self.assertEqual(sent["attempts"], 3)
+        # Each retry after a 5xx looked for the message at Twilio first (none there): no duplicate.
+        lookups = [g for g in self.twilio.gets() if g["query"].get("To") == [number]]
+        self.assertEqual(len(lookups), 2, lookups)
+        self.assertEqual(sent["provider_id"], self.twilio.created[-1]["sid"])
+
+        self.twilio.script[:] = ["400"]
+        refused = self.reply(customer, "refused by Twilio", parent)
+        failed = self.wait_status(refused["id"], "failed")
+        self.assertIn("21211", failed["last_error"])
+        self.assertIn("is not a valid phone number", failed["last_error"])
+        time.sleep(3)
+        self.assertEqual(len(self.posts_to(number)), 4)
+        self.assertEqual(self.message(refused["id"])["status"], "failed")
+        self.assertEqual(self.message(refused["id"])["attempts"], 1)
+        status, ready = self.daemon.get_json("/readyz")
+        sms = {c["name"]: c for c in ready["connectors"]}["sms"]
+        self.assertEqual(sms["state"], "up")  # API trouble does not make the daemon unready
+        self.assertIn("21211", sms["last_error"])
+        self.assertNotIn(AUTH_TOKEN, json.dumps(ready))
+        metrics = self.daemon.request("GET", "/metrics")[2].decode()
+        self.assertRegex(metrics, r'omnitrail_twilio_sms_send_attempts_total\{connector="sms",outcome="retry"\} [2-9]')
+
+    def test_an_unanswered_attempt_is_looked_up_not_resent(self):
+        number = "+447911200003"
+        customer, parent = self.texted_in(number)
+        self.twilio.script[:] = ["slow:3.5"]  # longer than the connector's 2s timeout
+        queued = self.reply(customer, "exactly once ✅", parent)
+        sent = self.wait_status(queued["id"], "sent", timeout=30)
+        self.assertEqual(len(self.posts_to(number)), 1)
+        self.assertEqual(sent["provider_id"], [m for m in self.twilio.created if m["to"] == number][0]["sid"])
+        self.assertGreaterEqual(sent["attempts"], 2)
+        self.assertIn("was accepted by an earlier attempt; not sent again", self.daemon.log())
+
+    def test_prepare_refusals_name_the_field(self):
+        customer, parent = self.texted_in("+447911200004")
+        out = self.reply(customer, "x", parent, expect=400, to="12345")
+        self.assertIn("to:", out["error"]["message"])
+        out = self.reply(customer, "y" * 1601, parent, expect=400)
+        self.assertIn("text:", out["error"]["message"])
+        out = self.reply(customer, "x", parent, expect=400, to="not a number")
+        self.assertIn("to:", out["error"]["message"])
+
+
+class CrashTest(OutboundBase):
+    def test_sigkill_mid_attempt_never_sends_twice(self):
+        number = "+447911200005"
+        customer, parent = self.texted_in(number)
+        self.twilio.script[:] = ["slow:1.5"]
+        queued = self.reply(customer, "sent once, even across a crash", parent)
+        wait_until(lambda: self.posts_to(number), 10, "the attempt to reach the stand-in")
+        d = self.daemon
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(10)
+        d.messages.clear()
+        d.start()
+        failed = self.wait_status(queued["id"], "failed")
+        self.assertIn("interrupted", failed["last_error"])
+        time.sleep(3)
+        self.assertEqual(len(self.posts_to(number)), 1)
+
+    def test_graceful_stop_lets_the_attempt_in_flight_finish(self):
+        number = "+447911200006"
+        customer, parent = self.texted_in(number)
+        self.twilio.script[:] = ["slow:1.5"]
+        queued = self.reply(customer, "answered while stopping", parent)
+        wait_until(lambda: self.posts_to(number), 10, "the attempt to reach the stand-in")
+        d = self.daemon
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(20), 0, d.log())
+        d.messages.clear()
+        d.start()
+        sent = self.wait_status(queued["id"], "sent")
+        self.assertEqual(sent["provider_id"], [m for m in self.twilio.created if m["to"] == number][0]["sid"])
+        self.assertEqual(sent["attempts"], 1)  # the attempt in flight recorded its own outcome
+        time.sleep(2)
+        self.assertEqual(len(self.posts_to(number)), 1)
+
+
 class ConfigTest(unittest.TestCase):
     def run_config(self, text):
         d = Daemon(text, files=files())
