@@ -518,7 +518,11 @@ struct Shared : std::enable_shared_from_this<Shared> {
     (void)agent;
     if (chat.conversation_id.empty()) return;
     json messages = json::array();
-    for (const auto& line : chat.transcript.lines()) messages.push_back(agent_json(line));
+    for (const auto& line : chat.transcript.lines()) {
+      auto m = agent_json(line);
+      if (line.from == "agent") m["delivered"] = chat.delivered.count(line.id) != 0;
+      messages.push_back(std::move(m));
+    }
     send(json{{"type", "chat.history"},
               {"chat_id", chat.conversation_id},
               {"customer_id", chat.customer_id},

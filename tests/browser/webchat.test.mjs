@@ -182,6 +182,7 @@ try {
     await card.locator(".chat-line.from-visitor", { hasText: followUp }).waitFor();
     const lines = await card.locator(".chat-line").count();
     if (lines !== 3) fail(`after a console reload: ${lines} chat lines (want 3)`);
+    await card.locator(".chat-line.from-agent", { hasText: replyText }).locator(".chat-meta", { hasText: "delivered" }).waitFor();
     const cards = await console_.locator("#pops article.pop").count();
     if (cards !== 1) fail(`${cards} pop cards after reload (want 1)`);
   });

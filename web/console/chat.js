@@ -113,6 +113,7 @@
   function addMessage(c, raw) {
     if (!raw || typeof raw.id !== "string" || typeof raw.text !== "string") return;
     if (c.byId.has(raw.id)) return;
+    if (raw.delivered === true) c.delivered.add(raw.id);
     const m = { id: raw.id, from: typeof raw.from === "string" ? raw.from : "visitor", text: raw.text, at: raw.at,
                 delivered: c.delivered.has(raw.id) };
     c.byId.set(m.id, m);
