@@ -10,6 +10,7 @@
 #include <random>
 
 #include "daemon/metrics/metrics.hpp"
+#include "daemon/outbox/on_io.hpp"
 #include "daemon/outbox/messages.hpp"
 #include "daemon/outbox/webhook_events.hpp"
 #include "daemon/store/store.hpp"
@@ -46,13 +47,10 @@ struct MessageDispatcher::Impl : std::enable_shared_from_this<Impl> {
   bool polling = false, poll_again = false, ticking = false, stopped = false;
   std::chrono::steady_clock::time_point next_stats{}, next_prune{};
 
+  // Store callbacks continue on the io thread (daemon/outbox/on_io.hpp).
   template <class T, class F>
   std::function<void(store::Result<T>)> on_io(F f) {
-    return [weak = weak_from_this(), &context = io, f = std::move(f)](store::Result<T> result) mutable {
-      asio::post(context, [weak, f = std::move(f), result = std::move(result)]() mutable {
-        if (auto self = weak.lock()) f(*self, std::move(result));
-      });
-    };
+    return outbox::on_io<T>(io, weak_from_this(), std::move(f));
   }
 
   metrics::Counter& outcome_counter(const std::string& connector, const char* outcome) {

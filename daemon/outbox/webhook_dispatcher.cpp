@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/metrics/metrics.hpp"
+#include "daemon/outbox/on_io.hpp"
 #include "daemon/net/http_client.hpp"
 #include "daemon/outbox/webhook_events.hpp"
 #include "daemon/outbox/webhook_outbox.hpp"
@@ -50,15 +51,10 @@ struct WebhookDispatcher::Impl : std::enable_shared_from_this<Impl> {
   // Rows whose outcome could not be recorded: kept out of polls until then (no hot resend loop).
   std::map<std::int64_t, std::chrono::steady_clock::time_point> cooling;
 
-  // A store callback that continues on the io thread. The weak pointer is locked THERE, so the
-  // dispatcher's state is never touched, nor destroyed, on a store thread.
+  // Store callbacks continue on the io thread (daemon/outbox/on_io.hpp).
   template <class T, class F>
   std::function<void(store::Result<T>)> on_io(F f) {
-    return [weak = weak_from_this(), &context = io, f = std::move(f)](store::Result<T> result) mutable {
-      asio::post(context, [weak, f = std::move(f), result = std::move(result)]() mutable {
-        if (auto self = weak.lock()) f(*self, std::move(result));
-      });
-    };
+    return outbox::on_io<T>(io, weak_from_this(), std::move(f));
   }
 
   const config::WebhookConfig* hook(const std::string& name) const {

@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+from dovecotpeer import free_port  # noqa: F401  (the tests take it from here too)
+
 SERVER = r'''
 import asyncio, json, os, sys
 from aiosmtpd.controller import Controller
@@ -44,14 +46,6 @@ try:
 finally:
     controller.stop()
 '''
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class SmtpSink:
