@@ -6,6 +6,7 @@
 #include "connectors/asterisk_ami/ami_connector.hpp"
 #include "connectors/connector.hpp"
 #include "connectors/imap_smtp/imap_connector.hpp"
+#include "connectors/kannel/kannel_connector.hpp"
 #include "connectors/twilio_sms/twilio_sms_connector.hpp"
 #include "connectors/webchat/webchat_connector.hpp"
 #include "connectors/webhooks/webhook_connectors.hpp"
@@ -47,10 +48,10 @@ const Factory* find_factory(const std::string& type) {
 }
 
 void register_all() {
-  // Each connector type registers its config validator and its factory here as it lands:
-  // kannel is next.
+  // Each connector type registers its config validator and its factory here.
   ami::register_asterisk_ami();
   imap_smtp::register_imap_smtp();
+  kannel::register_kannel();
   twilio_sms::register_twilio_sms();
   webhooks::register_webhook_connectors();
   webchat::register_webchat();
