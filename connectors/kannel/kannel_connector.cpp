@@ -219,6 +219,7 @@ struct State : std::enable_shared_from_this<State> {
   net::HttpClient client;
   Health health;
   bool stopping = false;
+  bool send_error_shown = false;  // health.last_error is about a send
   std::size_t sends_in_flight = 0;
   std::function<void()> on_stopped;
   std::map<std::string, metrics::Counter*> counters;
@@ -471,7 +472,7 @@ struct State : std::enable_shared_from_this<State> {
       } else {
         result = sendsms_result(response.status, response.body, password);
       }
-      if (auto self = weak.lock()) self->finish_send(id, result, response.ok());
+      if (auto self = weak.lock()) self->finish_send(id, result);
       done(std::move(result));
     };
     ++sends_in_flight;
@@ -481,23 +482,31 @@ struct State : std::enable_shared_from_this<State> {
     }
   }
 
-  void finish_send(const std::string& id, const SendResult& result, bool reached_kannel) {
+  void finish_send(const std::string& id, const SendResult& result) {
     if (sends_in_flight > 0) --sends_in_flight;
     switch (result.outcome) {
+      // The state stays `up` whatever sendsms does: /readyz going 503 would take the daemon, and
+      // the MO endpoint with it, out of a load balancer, while Kannel can still deliver MO
+      // messages. last_error says what failed; the outbox's queue gauges show the backlog.
       case SendResult::Outcome::sent:
         count("omnitrail_kannel_sendsms_total", "outcome", "sent");
         log::debug(kComponent, name, ": ", id, " accepted by Kannel");
-        if (!stopping) health = Health{Health::State::up, {}};
+        if (send_error_shown) {
+          health.last_error.clear();
+          send_error_shown = false;
+        }
         break;
       case SendResult::Outcome::retry:
         count("omnitrail_kannel_sendsms_total", "outcome", "retry");
         log::warning(kComponent, name, ": ", id, " not sent, will retry: ", result.error);
-        if (!stopping) health = Health{reached_kannel ? Health::State::degraded : Health::State::down, result.error};
+        health.last_error = "message " + id + ": " + result.error;
+        send_error_shown = true;
         break;
       case SendResult::Outcome::failed:
         count("omnitrail_kannel_sendsms_total", "outcome", "failed");
         log::warning(kComponent, name, ": ", id, " refused by Kannel: ", result.error);
-        health.last_error = result.error;
+        health.last_error = "message " + id + ": " + result.error;
+        send_error_shown = true;
         break;
     }
     if (stopping && sends_in_flight == 0 && on_stopped) {
