@@ -637,7 +637,7 @@ Result<ReplyRequest> reply_request(const ImapSettings& settings, const std::stri
 
 class ImapConnector : public Connector {
  public:
-  ImapConnector(std::shared_ptr<State> state, std::string name, std::unique_ptr<SmtpSender> smtp)
+  ImapConnector(std::shared_ptr<State> state, std::string name, std::shared_ptr<SmtpSender> smtp)
       : state_(std::move(state)), name_(std::move(name)), smtp_(std::move(smtp)) {}
 
   void start() override { asio::co_spawn(state_->io, State::run(state_), asio::detached); }
@@ -695,7 +695,15 @@ class ImapConnector : public Connector {
   }
 
   void stop(std::function<void()> done) override {
-    if (smtp_) smtp_->stop();
+    // Replies being submitted finish (each bounded by smtp.timeout; the service's deadline is on
+    // top) and record their outcome, rather than being cut off and sent again after the restart.
+    // New sends are refused meanwhile ("stopping": retried after the restart).
+    if (smtp_) {
+      done = [weak = std::weak_ptr<SmtpSender>(smtp_), done = std::move(done)]() mutable {
+        if (auto smtp = weak.lock()) return smtp->when_idle(std::move(done));
+        done();  // the connector is gone already (the service's deadline passed)
+      };
+    }
     state_->stopping = true;
     state_->wait_timer.cancel();
     state_->cancel_current();
@@ -708,7 +716,7 @@ class ImapConnector : public Connector {
  private:
   std::shared_ptr<State> state_;
   std::string name_;
-  std::unique_ptr<SmtpSender> smtp_;
+  std::shared_ptr<SmtpSender> smtp_;  // shared only so that a stop callback can hold it weakly
 };
 
 std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& context, std::string& error) {
@@ -723,8 +731,8 @@ std::unique_ptr<Connector> make(const config::ConnectorConfig& c, Context& conte
   }
   auto state = std::make_shared<State>(c, context, *settings);
   if (context.config) state->own_addresses = context.config->identity.own_addresses;
-  std::unique_ptr<SmtpSender> smtp;
-  if (settings->smtp) smtp = std::make_unique<SmtpSender>(context.io, *settings->smtp);
+  std::shared_ptr<SmtpSender> smtp;
+  if (settings->smtp) smtp = std::make_shared<SmtpSender>(context.io, *settings->smtp);
   return std::make_unique<ImapConnector>(std::move(state), c.name, std::move(smtp));
 }
 

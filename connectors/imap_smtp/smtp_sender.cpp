@@ -65,12 +65,14 @@ struct SmtpSender::Impl : std::enable_shared_from_this<Impl> {
   net::CurlMulti multi;
   std::string url;
   std::map<Upload*, std::shared_ptr<Upload>> uploads;
+  std::function<void()> idle;
   bool stopped = false;
 
   void finish(const std::shared_ptr<Upload>& u, SmtpOutcome outcome) {
     uploads.erase(u.get());
     auto done = std::move(u->done);
     if (done) done(std::move(outcome));
+    if (uploads.empty() && idle) asio::post(io, std::exchange(idle, {}));
   }
 
   void post_failure(std::function<void(SmtpOutcome)> done, std::string error) {
@@ -159,8 +161,15 @@ void SmtpSender::send(std::string message, std::string envelope_from, std::vecto
   }
 }
 
+void SmtpSender::when_idle(std::function<void()> idle) {
+  auto& impl = *impl_;
+  if (impl.uploads.empty()) return asio::post(impl.io, std::move(idle));
+  impl.idle = std::move(idle);
+}
+
 void SmtpSender::stop() {
   auto& impl = *impl_;
+  impl.idle = {};
   if (impl.stopped) return;
   impl.stopped = true;
   auto uploads = std::move(impl.uploads);

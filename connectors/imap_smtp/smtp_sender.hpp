@@ -55,6 +55,11 @@ class SmtpSender {
   void send(std::string message, std::string envelope_from, std::vector<std::string> recipients,
             std::function<void(SmtpOutcome)> done);
 
+  /// Calls `idle` (io thread, never inline) once no submission is in flight: at once when none is,
+  /// else after the last one's done. A graceful stop waits for it so that a message the server is
+  /// accepting is not cut off (and resent later). Replaces an earlier callback; dropped by stop().
+  void when_idle(std::function<void()> idle);
+
   /// Aborts transfers in flight (their done gets a temporary "stopped"). Idempotent.
   void stop();
 

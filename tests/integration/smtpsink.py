@@ -19,6 +19,7 @@ SERVER = r'''
 import asyncio, json, os, sys
 from aiosmtpd.controller import Controller
 folder, port, refuse, defer = sys.argv[1], int(sys.argv[2]), set(sys.argv[3].split(",")) - {""}, set(sys.argv[4].split(",")) - {""}
+delay = float(sys.argv[5])
 
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -30,6 +31,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if delay:
+            open(os.path.join(folder, "data-started"), "w").close()
+            await asyncio.sleep(delay)
         n = len([f for f in os.listdir(folder) if f.endswith(".eml")]) + 1
         with open(os.path.join(folder, "%04d.json" % n), "w") as f:
             json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
@@ -49,17 +53,18 @@ finally:
 
 
 class SmtpSink:
-    def __init__(self, port=None, refuse=(), defer=()):
+    def __init__(self, port=None, refuse=(), defer=(), delay=0.0):
         self.port = port or free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="omnitrail-smtp-")
         self.dir = self.tmp.name
         self.refuse = ",".join(a.lower() for a in refuse)
         self.defer = ",".join(a.lower() for a in defer)
+        self.delay = delay
         self.proc = None
 
     def start(self, timeout=15):
         self.proc = subprocess.Popen(["/usr/bin/python3", "-c", SERVER, self.dir, str(self.port), self.refuse,
-                                      self.defer], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      self.defer, str(self.delay)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         deadline = time.time() + timeout
         line = self.proc.stdout.readline()
@@ -89,6 +94,9 @@ class SmtpSink:
     def close(self):
         self.stop()
         self.tmp.cleanup()
+
+    def data_started(self):
+        return os.path.exists(os.path.join(self.dir, "data-started"))
 
     def messages(self):
         """[(envelope dict, raw bytes)] in arrival order."""

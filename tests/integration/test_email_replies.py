@@ -6,11 +6,14 @@
   customer's answer to it lands in that same conversation;
 - with the sink down the reply waits (queued, the error recorded) and is delivered once when the
   sink is back; an Idempotency-Key repeat answers with the same message and sends nothing more;
+- a graceful stop (SIGTERM) while the relay is still accepting a reply lets it finish: sent
+  once, not failed as interrupted, not sent again after the restart;
 - a recipient the server refuses (550) fails at once with the server's reply, never retried;
 - bad requests are refused with 4xx and queue nothing."""
 import email
 import email.policy
 import os
+import signal
 import time
 import unittest
 import urllib.parse
@@ -182,6 +185,32 @@ class EmailRepliesTest(unittest.TestCase):
             self.assertEqual(len([i for i in self.timeline(d, cid) if i["kind"] == "email.sent"]), 1)
             text = d.request("GET", "/metrics")[2].decode()
             self.assertIn('omnitrail_messages_total{connector="mail",outcome="sent"} 1', text)
+
+    def test_graceful_stop_lets_a_send_in_progress_finish(self):
+        sink = SmtpSink(delay=2.0).start()
+        self.addCleanup(sink.close)
+        d = Daemon(config(self.dovecot.port, sink.port).replace("shutdown_timeout: 3s", "shutdown_timeout: 10s"),
+                   files=FILES)
+        self.addCleanup(d.__exit__, None, None, None)
+        d.start()
+        self.dovecot.append([message("sam@example.net", "sam-1@example.net", "Invoice")])
+        cid, parent = self.customer_email(d, "sam@example.net")
+        status, queued = agent_call(d, "POST", "/api/v1/messages",
+                                    {"customer_id": cid, "channel": "email", "in_reply_to": parent["id"],
+                                     "text": "Invoice attached."})
+        self.assertEqual(status, 202, queued)
+        wait_until(sink.data_started, 20, "the relay holding the message")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(30), 0, d.log()[-3000:])
+        self.assertEqual(len(sink.messages()), 1)
+        d.messages.clear()
+        d.start()
+        wait_until(lambda: self.customer_email(d, "sam@example.net"), 20, "the daemon back")
+        final = self.message_status(d, queued["id"])
+        self.assertEqual(final["status"], "sent", final)
+        self.assertEqual(final["attempts"], 1)
+        time.sleep(2.0)
+        self.assertEqual(len(sink.messages()), 1)
 
     def test_refused_recipient_fails_without_retry(self):
         sink = SmtpSink(refuse=["gone@example.net"]).start()
