@@ -68,6 +68,16 @@ catch-all = true
 max-messages = 0
 omit-empty = true
 get-url = "{mo_url}"
+{post_service}"""
+
+# A second service: messages whose first word is "viapost" go to the post-url (text as the body).
+POST_SERVICE = """
+group = sms-service
+keyword = viapost
+catch-all = true
+max-messages = 0
+omit-empty = true
+post-url = "{post_url}"
 """
 
 
@@ -98,8 +108,14 @@ def mo_url(daemon_port, connector, secret):
             "&charset=%%C&time=%%T&smsc=%%i" % (daemon_port, connector, urllib.parse.quote(secret, safe="")))
 
 
+def mo_post_url(daemon_port, connector, secret):
+    """The same as a post-url: everything but the text in the URL."""
+    return ("http://127.0.0.1:%d/webhooks/%s/mo?secret=%s&id=%%I&from=%%p&to=%%P&coding=%%c&time=%%T&smsc=%%i"
+            % (daemon_port, connector, urllib.parse.quote(secret, safe="")))
+
+
 class Kannel:
-    def __init__(self, mo_url):
+    def __init__(self, mo_url, post_url=None):
         for binary in ("bearerbox", "smsbox"):
             if not shutil.which(binary, path="/usr/sbin:/usr/bin"):
                 raise RuntimeError("%s is not installed (scripts/setup.sh --test installs kannel)" % binary)
@@ -112,13 +128,15 @@ class Kannel:
         with open(self.config, "w") as f:
             f.write(CONFIG.format(dir=self.dir, admin_port=self.admin_port, smsbox_port=self.smsbox_port,
                                   fake_port=self.fake_port, sendsms_port=self.sendsms_port, user=SENDSMS_USER,
-                                  password=SENDSMS_PASSWORD, mo_url=mo_url))
+                                  password=SENDSMS_PASSWORD, mo_url=mo_url,
+                                  post_service=POST_SERVICE.format(post_url=post_url) if post_url else ""))
         self.bearerbox = self.smsbox = self.fakesmsc = None
         self.interactive = False
         self.lines = []  # every MT line fakesmsc logged, in order (across fakesmsc restarts)
         self.lock = threading.Lock()
         self.fakesmsc_log = []
         self.readers = {}  # fakesmsc pid -> the thread reading its output
+        self.mo_sent = 0  # MO lines fakesmsc reported sent (all its runs)
 
     @property
     def sendsms_url(self):
@@ -175,6 +193,7 @@ class Kannel:
 
     def _read_fakesmsc(self, proc):
         pattern = re.compile(rb"Got message \d+: <(.*)>\s*$")
+        sent = re.compile(rb"fakesmsc: sent message \d+")
         with proc.stdout:
             for raw in proc.stdout:
                 with self.lock:
@@ -182,6 +201,8 @@ class Kannel:
                     m = pattern.search(raw)
                     if m:
                         self.lines.append(m.group(1))
+                    elif sent.search(raw):
+                        self.mo_sent += 1
 
     def stop_fakesmsc(self):
         proc, self.fakesmsc = self.fakesmsc, None
@@ -228,13 +249,24 @@ class Kannel:
         else:
             line = "%s %s text %s" % (sender, receiver, text)
         encoded = line.encode("utf-8")
+        with self.lock:
+            before = self.mo_sent
         if self.interactive and len(encoded) < 250 and b"\n" not in encoded:
             self.fakesmsc.stdin.write(encoded + b"\n")
             self.fakesmsc.stdin.flush()
-            return
-        # Too long for fakesmsc's stdin buffer: a fakesmsc that sends it as its argument.
-        self.stop_fakesmsc()
-        self.start_fakesmsc(message=line)
+        else:
+            # Too long for fakesmsc's stdin buffer: a fakesmsc that sends it as its argument.
+            self.stop_fakesmsc()
+            self.start_fakesmsc(message=line)
+        # One line at a time: fakesmsc select()s on stdin but reads it through stdio, so a second
+        # line already in stdio's buffer would wait for more input.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.mo_sent > before:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("fakesmsc did not send the MO line; output:\n" + self.fakesmsc_output()[-3000:])
 
     def received(self):
         """The MT messages fakesmsc got, oldest first, as dicts {"from", "to", "body", "ucs2",

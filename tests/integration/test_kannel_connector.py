@@ -14,7 +14,7 @@ import unittest
 import urllib.parse
 
 from harness import OMNITRAILD, Daemon, call, require_binary, wait_until
-from kannelpeer import SENDSMS_PASSWORD, SENDSMS_USER, Kannel, free_port, mo_url
+from kannelpeer import SENDSMS_PASSWORD, SENDSMS_USER, Kannel, free_port, mo_post_url, mo_url
 from wsclient import WebSocket
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -63,7 +63,7 @@ class KannelFixture:
 
     def setUp(self):
         self.port = free_port()
-        self.kannel = Kannel(mo_url(self.port, "sms", SECRET))
+        self.kannel = Kannel(mo_url(self.port, "sms", SECRET), post_url=mo_post_url(self.port, "sms", SECRET))
         self.addCleanup(self.kannel.close)
         self.kannel.start()
         self.daemon = Daemon(config(self.port, self.kannel.sendsms_url), files=FILES)
@@ -141,6 +141,19 @@ class KannelConnectorTest(KannelFixture, unittest.TestCase):
         self.assertEqual(items[1]["conversation_id"], mo["conversation_id"])
         self.assertNotIn(SECRET, self.daemon.log())
         self.assertNotIn(SENDSMS_PASSWORD, self.daemon.log())
+
+    def test_post_url_mo_and_two_senders_in_their_own_conversations(self):
+        # Kannel's post-url: the text is the body (charset in Content-Type, coding in X-Kannel-Coding).
+        text = "viapost Hello  from the post-url 🚀\u00e9"
+        self.kannel.send_mo(CUSTOMER, OURS, text=text)
+        other = "+447911123457"
+        self.kannel.send_mo(other, OURS, text="And me, by get-url")
+        mine = wait_until(lambda: self.sms(CUSTOMER, "sms.received"), 20, "the post-url MO")
+        self.assertEqual([i["text"] for i in mine], [text])
+        theirs = wait_until(lambda: self.sms(other, "sms.received"), 20, "the other sender's MO")
+        self.assertEqual([i["text"] for i in theirs], ["And me, by get-url"])
+        self.assertNotEqual(mine[0]["conversation_id"], theirs[0]["conversation_id"])
+        self.assertNotEqual(self.customer(CUSTOMER), self.customer(other))
 
     def test_reply_reaches_fakesmsc_and_its_delivery_report_updates_the_status(self):
         self.kannel.send_mo(CUSTOMER, OURS, text="Where is my parcel?")
