@@ -230,9 +230,19 @@ class Kannel:
             proc.kill()
             proc.wait(10)
 
+    def pause_smsbox(self):
+        """SIGSTOP: smsbox's port still accepts connections (the kernel's backlog) but nothing
+        answers until resume_smsbox()."""
+        self.smsbox.send_signal(signal.SIGSTOP)
+
+    def resume_smsbox(self):
+        if self.smsbox is not None and self.smsbox.poll() is None:
+            self.smsbox.send_signal(signal.SIGCONT)
+
     def stop_bearerbox(self):
         """Stops the whole gateway: fakesmsc, smsbox and bearerbox (whose shutdown ends smsbox)."""
         self.stop_fakesmsc()
+        self.resume_smsbox()
         self._stop(self.smsbox)
         self._stop(self.bearerbox)
         self.smsbox = self.bearerbox = None

@@ -233,6 +233,34 @@ class KannelConnectorTest(KannelFixture, unittest.TestCase):
         self.assertEqual(self.message(queued["id"])["status"], "delivered")
 
 
+    def test_a_crash_during_a_send_never_sends_it_twice(self):
+        self.kannel.send_mo(CUSTOMER, OURS, text="Hi")
+        wait_until(lambda: self.sms(CUSTOMER, "sms.received"), 20, "the MO")
+        customer = self.customer(CUSTOMER)
+        # smsbox frozen: the sendsms request is written but never answered, so the attempt stays
+        # `sending`; the daemon dies right then.
+        self.kannel.pause_smsbox()
+        text = "This one was in flight when the daemon died"
+        queued = self.reply(customer, text)
+        wait_until(lambda: self.message(queued["id"])["status"] == "sending", 10, "the attempt in progress")
+        self.daemon.kill()
+        self.kannel.resume_smsbox()  # Kannel may still act on the request it had been sent
+        self.daemon.last_status()  # reads the killed run's notifications, then forget them
+        self.daemon.messages.clear()
+        self.daemon.start()
+        after = self.message(queued["id"])
+        self.assertEqual(after["status"], "failed", after)
+        self.assertIn("interrupted", after["last_error"])
+        self.assertEqual(after["attempts"], 1)
+        # A later message of the conversation is sent normally; by the time it is at fakesmsc,
+        # the first has had every chance to arrive twice.
+        later = self.reply(customer, "A later message")
+        wait_until(lambda: [m for m in self.mt_to(CUSTOMER) if m["text"] == "A later message"], 30, "the later one")
+        self.assertLessEqual([m["text"] for m in self.mt_to(CUSTOMER)].count(text), 1, self.mt_to(CUSTOMER))
+        wait_until(lambda: self.message(later["id"])["status"] == "delivered", 20, "the later one delivered")
+        self.assertEqual(self.message(queued["id"])["attempts"], 1)
+
+
 class KannelRequestsTest(unittest.TestCase):
     """Requests Kannel would not make (or a stranger would): refused with 4xx, nothing stored.
     No gateway needed: the sendsms URL points at a closed port."""
