@@ -208,10 +208,17 @@ json queue_message(store::WriteContext& w, const connectors::OutboundMessage& m,
   const bool duplicate = w.db().changes() == 0;
   std::string id = m.id;
   if (duplicate) {
-    StatementScope existing(w.statement("SELECT public_id FROM outbox WHERE idempotency_key = ?1"));
+    StatementScope existing(w.statement("SELECT public_id, payload FROM outbox WHERE idempotency_key = ?1"));
     existing->bind(1, idempotency_key);
     if (!existing->step() || existing->is_null(0)) {
       throw StoreError(StatusCode::constraint, "Idempotency-Key: already used for something else");
+    }
+    // The same key for a different message is a client bug: refused (409), and the whole job,
+    // the interaction just ingested included, is rolled back.
+    const auto first = message_from_payload(existing->column<std::string>(1));
+    if (first.channel != m.channel || first.connector != m.connector || first.customer_id != m.customer_id ||
+        first.text != m.text || first.to != m.to) {
+      throw StoreError(StatusCode::constraint, "Idempotency-Key: already used for a different message");
     }
     id = existing->column<std::string>(0);
   }

@@ -108,6 +108,18 @@ TEST_CASE_METHOD(Messages, "a queued message is on the timeline and in the outbo
   CHECK(again["duplicate"] == true);
   CHECK(again["id"] == first["id"]);
   CHECK(scalar("SELECT count(*) FROM outbox WHERE kind = 'message'") == 1);
+  // The same key for another message (here: another conversation's recipient) is refused, and the
+  // interaction ingested in that job is rolled back with it.
+  const auto interactions = scalar("SELECT count(*) FROM interactions");
+  try {
+    customer = ingest(call("+44 20 7946 0999")).customer_id;
+    queue("+442079460999|+15550001111", "message-key:alice:k1");
+    FAIL("a reused key was accepted");
+  } catch (const store::StoreError& e) {
+    CHECK(e.status().code() == store::StatusCode::constraint);
+  }
+  CHECK(scalar("SELECT count(*) FROM interactions") == interactions + 1);  // the call only
+  CHECK(scalar("SELECT count(*) FROM outbox WHERE kind = 'message'") == 1);
   auto interaction = timeline::get_interaction(reader(), first["interaction_id"].get<std::string>());
   CHECK(interaction["kind"] == "sms.sent");
   CHECK(interaction["metadata"]["delivery"]["status"] == "queued");
