@@ -46,6 +46,7 @@ def machine():
         wrk_v = "not installed"
     return {"nproc": os.cpu_count(), "cpu_model": model, "memory": mem, "kernel": platform.release(),
             "python": platform.python_version(), "wrk": wrk_v, "git_head": rev,
+            "omnitraild_source": os.environ.get("BENCH_OMNITRAILD_SOURCE") or None,
             "loadavg_at_start": os.environ.get("BENCH_LOADAVG_START", "").split() or None,
             "loadavg_at_report": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None}
 
@@ -287,27 +288,95 @@ class Report:
                 e[n]["rss_kib"], fmt(row["echo_kib_per_conn"]), fmt(row.get("echo_incremental_kib_per_conn")),
                 fmt(row["ratio"])))
         closed = r["omnitraild"]["levels"][-1]["closed_by_server"]
-        self.md += ["", "- Closed by omnitraild while idle: %d; refused: %d." % (closed, r["omnitraild"]["failures"]),
-                    "- Idle chat visitor: **%s**." % r["chat_visitor"], ""]
+        self.md += ["", "- Closed by omnitraild while idle: %d; refused: %d." % (closed, r["omnitraild"]["failures"]), ""]
         top = r["per_level"][-1]
         self.target("<= 16 KiB RSS per idle agent WebSocket at 10k connections",
                     verdict(top["omnitraild_kib_per_conn"] <= 16 and closed == 0 and r["omnitraild"]["failures"] == 0,
                             top["connections"] >= SCALE["connections"], "%d connections" % top["connections"]),
                     "%s KiB/conn at %d" % (fmt(top["omnitraild_kib_per_conn"]), top["connections"]))
-        self.target("RSS per idle chat visitor", r["chat_visitor"])
+        self.visitors(r)
+
+    def visitors(self, r):
+        v = r.get("visitors")
+        what = "<= 16 KiB RSS per idle chat visitor at 10k (hello answered, no chat)"
+        if v is None:  # reports from before the webchat connector
+            self.md += ["- Idle chat visitor: **%s**." % r.get("chat_visitor", "not measured"), ""]
+            self.target(what, r.get("chat_visitor", "not measured"))
+            return
+        self.md += ["### Idle chat visitors (webchat connector)", ""]
+        if v.get("error"):
+            self.md += ["**%s**" % v["error"][-1500:], ""]
+            self.target(what, "not measured", v["error"][-200:])
+            return
+        run = v.get("run")
+        p = run["params"] if run else r["params"]
+        echo = run["echo"] if run else r["echo"]
+        if run:
+            agents = run["agents"]["per_level"][-1]
+            self.md += ["**These rows come from a separate `%s` run on %s** (git HEAD %s, load average at its start %s), "
+                        "added to this report without rerunning the other benchmarks; the echo columns are that run's "
+                        "baseline.%s The same run measured the agent WebSockets again: %s KiB/conn at %d (echo %s)."
+                        % (run["command"], run["generated_at"], run.get("git_head") or "?",
+                           " ".join(run.get("loadavg_at_start") or ["?"]),
+                           " omnitraild: %s." % run["omnitraild_source"] if run.get("omnitraild_source") else "",
+                           fmt(agents["omnitraild_kib_per_conn"]),
+                           agents["connections"], fmt(agents["echo_kib_per_conn"])), ""]
+        sources = v["sources"]
+        self.md += ["N visitor WebSockets on `%s` (Origin `%s` allowed) from %s, each sent `hello` (no token, no "
+                    "identity) and read its `welcome` (median %s B), then idle %g s, pings answered. State measured: "
+                    "a greeted visitor session (visitor id, signed token) **without a chat** - a chat starts with the "
+                    "visitor's first message. Connector limits for the bench: max_connections_per_address %d "
+                    "(the validation caps it at %d), max_visitors %d; RSS before any visitor: omnitraild %d KiB "
+                    "(fresh daemon, same %d agents configured), echo %d KiB."
+                    % (v["path"], v["origin"], sources[0] if len(sources) == 1 else "%d source addresses %s..%s"
+                       % (len(sources), sources[0], sources[-1]), fmt(v.get("welcome_bytes")), p["idle_s"],
+                       v["max_connections_per_address"], v["max_connections_per_address_cap"], v["max_visitors"],
+                       v["omnitraild"]["rss_before_kib"], p["agents_configured"], echo["rss_before_kib"]), "",
+                    "| visitors | omnitraild RSS KiB | omnitraild KiB/visitor | (increment from previous level) "
+                    "| echo RSS KiB | echo KiB/conn | (increment) | ratio |",
+                    "|---|---|---|---|---|---|---|---|"]
+        o = {x["connections"]: x for x in v["omnitraild"]["levels"]}
+        e = {x["connections"]: x for x in echo["levels"]}
+        for row in v["per_level"]:
+            n = row["connections"]
+            self.md.append("| %d | %d | **%s** | %s | %d | %s | %s | %s |" % (
+                n, o[n]["rss_kib"], fmt(row["omnitraild_kib_per_conn"]), fmt(row.get("omnitraild_incremental_kib_per_conn")),
+                e[n]["rss_kib"], fmt(row["echo_kib_per_conn"]), fmt(row.get("echo_incremental_kib_per_conn")),
+                fmt(row["ratio"])))
+        last = v["omnitraild"]["levels"][-1]
+        probe = last.get("probe") or {}
+        closed, failures = last["closed_by_server"], v["omnitraild"]["failures"]
+        self.md += ["", "- The connector at %d (its /metrics): omnitrail_webchat_visitors %s, omnitrail_webchat_chats %s, "
+                    "refused %s. Closed by omnitraild while idle: %d; refused handshakes: %d."
+                    % (last["connections"], probe.get("visitors"), probe.get("chats"), probe.get("refused") or "none",
+                       closed, failures), ""]
+        top = v["per_level"][-1]
+        ok = (top["omnitraild_kib_per_conn"] <= 16 and closed == 0 and failures == 0
+              and probe.get("visitors") == top["connections"] and probe.get("chats") == 0)
+        self.target(what, verdict(ok, top["connections"] >= SCALE["connections"], "%d visitors" % top["connections"]),
+                    "%s KiB/visitor at %d%s" % (fmt(top["omnitraild_kib_per_conn"]), top["connections"],
+                                                " (%s)" % run["generated_at"][:10] if run else ""))
 
     def render(self, report):
         m = report["machine"]
         head = ["# Omnitrail benchmark report (issue #10)", "",
                 "Generated %s by `bench/run.sh%s`; every baseline was measured in the same run on this machine."
-                % (report["generated_at"], " --quick" if self.args.mode == "quick" else ""), "",
+                % (report["generated_at"], " --quick" if self.args.mode == "quick" else "")]
+        for a in report.get("amendments") or []:
+            head += ["", "Amended %s: %s from `%s` (git HEAD %s%s), with that run's own baseline; everything else "
+                     "is from the run above." % (a["at"], a["what"], a["from"], a.get("git_head") or "?",
+                                                 "; omnitraild: " + a["omnitraild_source"] if a.get("omnitraild_source") else "")]
+        head += ["",
                 "## Machine", "", "| nproc | CPU | memory | kernel | python | wrk | git HEAD |",
                 "|---|---|---|---|---|---|---|",
                 "| %s | %s | %s | %s | %s | %s | %s |" % (m["nproc"], m["cpu_model"], m["memory"], m["kernel"], m["python"],
                                                      m["wrk"], m["git_head"] or "?"),
                 "", "Load average (1/5/15 min) at the start: %s, at the end: %s. Load generators (python, wrk) and "
                 "omnitraild share these cores; see bench/README.md caveats."
-                % (" ".join(m["loadavg_at_start"] or ["?"]), " ".join(m["loadavg_at_report"] or ["?"])), ""]
+                % (" ".join(m["loadavg_at_start"] or ["?"]), " ".join(m["loadavg_at_report"] or ["?"]))]
+        if m.get("omnitraild_source"):
+            head += ["", "omnitraild: %s." % m["omnitraild_source"]]
+        head += [""]
         tail = ["## Targets (issue #10)", "",
                 "Computed from this run's figures. \"at reduced scale\" = measured below the issue's scale "
                 "(1,000 agents, 50 calls/s, 1M customers / 10M interactions, 10k connections).", "",
@@ -316,23 +385,77 @@ class Report:
         return "\n".join(head + self.md + tail) + "\n"
 
 
+def amend_visitors(base, part):
+    """The full-run report `base` with the idle chat visitor rows of a later partial run `part`
+    (bench/run.sh --only connections) added to its connections benchmark; the rest is unchanged."""
+    if base.get("mode") != part.get("mode"):
+        raise SystemExit("cannot amend a %s report with a %s run" % (base.get("mode"), part.get("mode")))
+    new = [b for b in part["benchmarks"] if b.get("benchmark") == "connections"]
+    if not new or new[-1].get("error") or "omnitraild" not in (new[-1].get("visitors") or {}):
+        raise SystemExit("%s has no measured chat visitors" % "the partial run")
+    new = new[-1]
+    old = [b for b in base["benchmarks"] if b.get("benchmark") == "connections"]
+    if not old or old[-1].get("error"):
+        raise SystemExit("the base report has no connections benchmark to add the visitors to")
+    pm = part["machine"]
+    command = "bench/run.sh --only connections" + (" --quick" if part.get("mode") == "quick" else "")
+    visitors = dict(new["visitors"])
+    visitors["run"] = {"command": command, "generated_at": part["generated_at"], "git_head": pm.get("git_head"),
+                       "omnitraild_source": pm.get("omnitraild_source"),
+                       "loadavg_at_start": pm.get("loadavg_at_start"), "loadavg_at_report": pm.get("loadavg_at_report"),
+                       "machine": {k: pm.get(k) for k in ("nproc", "cpu_model", "memory", "kernel", "python")},
+                       "stage_seconds": part.get("stage_seconds", {}).get("connections"),
+                       "params": new["params"], "echo": new["echo"],
+                       "agents": {"omnitraild": new["omnitraild"], "per_level": new["per_level"]}}
+    old[-1]["visitors"] = visitors
+    old[-1].pop("chat_visitor", None)
+    base["amendments"] = [a for a in base.get("amendments") or [] if a.get("what") != "idle chat visitor rows"] + [
+        {"at": part["generated_at"], "what": "idle chat visitor rows", "from": command, "git_head": pm.get("git_head"),
+         "omnitraild_source": pm.get("omnitraild_source")}]
+    return base
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("inputs", nargs="*")
     ap.add_argument("--json-out", required=True)
     ap.add_argument("--md-out", required=True)
     ap.add_argument("--target-pop-p99-ms", type=float, default=2.0)
     ap.add_argument("--target-ratio", type=float, default=2.0)
     ap.add_argument("--mode", default="")
     ap.add_argument("--timings", default="", help="file of 'stage seconds' lines (bench/run.sh)")
+    ap.add_argument("--amend", default="", metavar="REPORT.json",
+                    help="re-render this earlier full report with --visitors-from's chat visitor rows added")
+    ap.add_argument("--visitors-from", default="", metavar="REPORT.json",
+                    help="the report of a `bench/run.sh --only connections` run (bench/results/tmp/)")
     args = ap.parse_args()
-    results = []
-    for p in args.inputs:
-        if os.path.exists(p):
-            try:
-                results.append(json.load(open(p)))
-            except ValueError as e:
-                results.append({"benchmark": os.path.basename(p).split(".")[0], "error": "unreadable JSON: %s" % e})
+    if args.amend:
+        if not args.visitors_from:
+            ap.error("--amend needs --visitors-from")
+        report = amend_visitors(json.load(open(args.amend)), json.load(open(args.visitors_from)))
+        results = report["benchmarks"]
+        args.mode = report.get("mode", "full")
+        args.target_pop_p99_ms = report.get("targets_config", {}).get("pop_p99_ms", args.target_pop_p99_ms)
+        args.target_ratio = report.get("targets_config", {}).get("ratio", args.target_ratio)
+        timings = sorted(report.get("stage_seconds", {}).items(), key=lambda t: t[0] == "total")
+    else:
+        results = []
+        for p in args.inputs:
+            if os.path.exists(p):
+                try:
+                    results.append(json.load(open(p)))
+                except ValueError as e:
+                    results.append({"benchmark": os.path.basename(p).split(".")[0], "error": "unreadable JSON: %s" % e})
+        timings = []
+        if args.timings and os.path.exists(args.timings):
+            for line in open(args.timings):
+                parts = line.split()
+                if len(parts) == 2 and parts[1].isdigit():
+                    timings.append((parts[0], int(parts[1])))
+        report = {"generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  "mode": args.mode or "full", "machine": machine(), "benchmarks": results,
+                  "stage_seconds": dict(timings),
+                  "targets_config": {"pop_p99_ms": args.target_pop_p99_ms, "ratio": args.target_ratio}}
     rep = Report(results, args)
     rep.preload()
     rep.pop()
@@ -340,18 +463,14 @@ def main():
     rep.ingest()
     rep.lookup()
     rep.connections()
-    timings = []
-    if args.timings and os.path.exists(args.timings):
-        for line in open(args.timings):
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                timings.append((parts[0], int(parts[1])))
-    report = {"generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "mode": args.mode or "full", "machine": machine(), "benchmarks": results, "targets": rep.targets,
-              "stage_seconds": dict(timings)}
+    report["targets"] = rep.targets
     md = rep.render(report)
     if timings:
         md += "\nWall time per stage (s): %s.\n" % ", ".join("%s %d" % t for t in timings)
+    for b in results:
+        run = (b.get("visitors") or {}).get("run") if b.get("benchmark") == "connections" else None
+        if run and run.get("stage_seconds") is not None:
+            md += "The `%s` run that measured the chat visitors took %d s.\n" % (run["command"], run["stage_seconds"])
     with open(args.json_out, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")

@@ -5,7 +5,8 @@
 #                           1k/5k/10k idle WebSockets (< 20 min on 2 cores once the store is cached)
 #   bench/run.sh --quick    everything at small scale (< 3 min)
 #   options: --customers N --interactions M (preload size), --no-setup (skip scripts/setup.sh --bench),
-#            --only LIST (comma-separated: preload,pop,isolation,ingest,lookup,connections);
+#            --only LIST (comma-separated: preload,pop,isolation,ingest,lookup,connections; a partial
+#            run's report goes to bench/results/tmp/only-<list>.{md,json}, not over latest.{md,json});
 #            other arguments (or anything after `--`) go to bench/pop_latency.py (both pop runs),
 #            e.g. `bench/run.sh --quick --rate 30`.
 #
@@ -22,7 +23,8 @@ MODE=full
 CUSTOMERS=""
 INTERACTIONS=""
 SETUP=1
-ONLY="preload,pop,isolation,ingest,lookup,connections"
+ALL="preload,pop,isolation,ingest,lookup,connections"
+ONLY="$ALL"
 POP_EXTRA=()
 while (($#)); do
   case "$1" in
@@ -67,6 +69,7 @@ if [ -z "$SRC" ]; then
 fi
 [ -n "$SRC" ] && [ -x "$SRC" ] || { echo "no omnitraild: set OMNITRAILD" >&2; exit 2; }
 export BENCH_LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+export BENCH_OMNITRAILD_SOURCE="${BENCH_OMNITRAILD_SOURCE:-$SRC}"  # named in the report
 WORK="$(mktemp -d /tmp/omnitrail-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 BIN="$WORK/omnitraild"
@@ -139,7 +142,17 @@ if want connections; then
 fi
 
 echo "total $SECONDS" >>"$WORK/timings"
+REPORT="$RES/latest"
+if [ "$ONLY" != "$ALL" ]; then  # a partial run never replaces the full report
+  mkdir -p "$RES/tmp"
+  REPORT="$RES/tmp/only-${ONLY//,/-}"
+fi
 python3 "$HERE/report.py" "$OUT"/*.json --mode="$MODE" --timings "$WORK/timings" \
-  --json-out "$RES/latest.json" --md-out "$RES/latest.md" \
+  --json-out "$REPORT.json" --md-out "$REPORT.md" \
   --target-pop-p99-ms "${BENCH_TARGET_POP_P99_MS:-2}" --target-ratio "${BENCH_TARGET_RATIO:-2}"
-cat "$RES/latest.md"
+cat "$REPORT.md"
+if [ "$ONLY" != "$ALL" ]; then
+  echo "(partial run: $REPORT.{md,json}; to add its chat visitor rows to the full report:" >&2
+  echo " python3 bench/report.py --amend bench/results/latest.json --visitors-from $REPORT.json \\" >&2
+  echo "   --json-out bench/results/latest.json --md-out bench/results/latest.md)" >&2
+fi
