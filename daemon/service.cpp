@@ -554,6 +554,7 @@ struct Service::Impl {
               result.interaction_id = *r;
             } else {
               if (r.status().code() == store::StatusCode::not_found) unknown.inc();
+              if (r.status().code() == store::StatusCode::invalid_argument) counted.inc();  // status "invalid"
               result.error = r.status().to_string();
               result.retryable = is_retryable(r.status().code());
             }

@@ -652,7 +652,7 @@ class ImapConnector : public Connector {
     if (!composed) return composed.error();
     auto in = to_sent_interaction(*request, *composed, name_, m.agent, m.customer_id);
     m.from = in.from;
-    m.to = in.to;
+    m.to = request->to.front().address;  // the bare address (send() builds the mailbox from it again)
     m.subject = composed->subject;
     m.external_id = in.external_id;
     m.conversation_key = in.conversation_key;

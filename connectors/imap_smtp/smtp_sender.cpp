@@ -15,9 +15,9 @@ namespace omnitrail::connectors::imap_smtp {
 
 namespace asio = boost::asio;
 
-SmtpOutcome::Kind classify_smtp(bool transfer_ok, long reply_code) {
+SmtpOutcome::Kind classify_smtp(bool transfer_ok, bool refused_in_transaction, long reply_code) {
   if (transfer_ok) return SmtpOutcome::Kind::accepted;
-  if (reply_code >= 500 && reply_code < 600) return SmtpOutcome::Kind::permanent;
+  if (refused_in_transaction && reply_code >= 500 && reply_code < 600) return SmtpOutcome::Kind::permanent;
   return SmtpOutcome::Kind::temporary;
 }
 
@@ -145,7 +145,10 @@ void SmtpSender::send(std::string message, std::string envelope_from, std::vecto
     curl_easy_getinfo(upload->easy, CURLINFO_RESPONSE_CODE, &reply);
     SmtpOutcome o;
     o.reply_code = reply;
-    o.kind = classify_smtp(code == CURLE_OK, reply);
+    // curl reports a refused MAIL FROM, RCPT TO or DATA as CURLE_SEND_ERROR and a refused
+    // end of data as CURLE_WEIRD_SERVER_REPLY; a refused login is CURLE_LOGIN_DENIED (temporary).
+    const bool in_transaction = code == CURLE_SEND_ERROR || code == CURLE_WEIRD_SERVER_REPLY;
+    o.kind = classify_smtp(code == CURLE_OK, in_transaction, reply);
     if (code != CURLE_OK) {
       o.error = upload->error_buffer[0] != '\0' ? upload->error_buffer : curl_easy_strerror(code);
       if (code == CURLE_LOGIN_DENIED) o.error = "SMTP login refused (" + o.error + ")";

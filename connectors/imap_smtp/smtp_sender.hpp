@@ -38,10 +38,12 @@ struct SmtpOutcome {
   std::string error;    // empty when accepted; never holds the password
 };
 
-/// Classifies a finished transfer: CURLE_OK -> accepted; a 5xx reply -> permanent (the server
-/// refused this message or recipient); anything else (4xx, no reply: refused connection, timeout,
-/// TLS or login failure, which an operator can fix) -> temporary. Pure.
-SmtpOutcome::Kind classify_smtp(bool transfer_ok, long reply_code);
+/// Classifies a finished transfer: CURLE_OK -> accepted; a 5xx reply to the envelope or the
+/// message (`refused_in_transaction`: curl's MAIL / RCPT / DATA / end-of-data errors) ->
+/// permanent (the server refused this message or recipient); anything else (4xx, no reply:
+/// refused connection, timeout, TLS, STARTTLS or login failures, a 5xx to AUTH or the greeting,
+/// all of which an operator can fix) -> temporary. Pure.
+SmtpOutcome::Kind classify_smtp(bool transfer_ok, bool refused_in_transaction, long reply_code);
 
 class SmtpSender {
  public:

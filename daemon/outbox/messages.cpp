@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "daemon/store/status.hpp"
+#include "daemon/timeline/interaction.hpp"
 #include "daemon/timeline/queries.hpp"
 
 namespace omnitrail::outbox {
@@ -21,6 +22,12 @@ using timeline::read_detail::survivor_of_row;
 namespace {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// At most `max` bytes, never half a UTF-8 character.
+std::string bounded(std::string text, std::size_t max) {
+  timeline::truncate_utf8(text, max);
+  return text;
+}
 
 json time_or_null(const store::Statement& s, int column) {
   if (s.is_null(column)) return nullptr;
@@ -216,8 +223,8 @@ json queue_message(store::WriteContext& w, const connectors::OutboundMessage& m,
     // The same key for a different message is a client bug: refused (409), and the whole job,
     // the interaction just ingested included, is rolled back.
     const auto first = message_from_payload(existing->column<std::string>(1));
-    if (first.channel != m.channel || first.connector != m.connector || first.customer_id != m.customer_id ||
-        first.text != m.text || first.to != m.to) {
+    // (Not the customer id: a merge between the two requests changes it, the key is the same.)
+    if (first.channel != m.channel || first.connector != m.connector || first.text != m.text || first.to != m.to) {
       throw StoreError(StatusCode::constraint, "Idempotency-Key: already used for a different message");
     }
     id = existing->column<std::string>(0);
@@ -275,14 +282,26 @@ void record_message_attempt(store::WriteContext& w, std::int64_t id, const std::
     throw StoreError(StatusCode::invalid_argument, "message attempt state must be sent, failed or pending");
   }
   std::int64_t interaction = 0, attempts = 0;
+  std::string current;
+  {
+    StatementScope row(w.statement("SELECT coalesce(interaction_id, 0) FROM outbox WHERE id = ?1"));
+    row->bind(1, id);
+    if (row->step()) current = current_delivery_status(w, row->column<std::int64_t>(0));
+  }
+  // The provider's delivery report came first (sent, delivered or failed): the provider has the
+  // message, whatever this attempt saw (a timeout, a 5xx after it arrived). Recording a retry or
+  // a failure now would send it again or hide the report.
+  std::string state_recorded = state;
+  if (rank(current) >= 2) state_recorded = "sent";
   {
     StatementScope update(w.statement(
         "UPDATE outbox SET status = ?2, last_http_status = NULLIF(?3, 0), last_error = NULLIF(?4, ''),"
         " provider_ref = coalesce(NULLIF(?5, ''), provider_ref), next_attempt_at = ?6, updated_at = ?7,"
         " done_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?7 END"
         " WHERE id = ?1 AND kind = 'message' AND status = 'sending' RETURNING coalesce(interaction_id, 0), attempts"));
-    update->bind_all(id, state, result.provider_code, result.error.substr(0, 300), result.provider_id.substr(0, 200),
-                     next_attempt_ms, now_ms);
+    update->bind_all(id, state_recorded, result.provider_code,
+                     state_recorded == "sent" ? std::string() : bounded(result.error, 300),
+                     bounded(result.provider_id, 200), next_attempt_ms, now_ms);
     if (!update->step()) return;  // erased meanwhile
     interaction = update->column<std::int64_t>(0);
     attempts = update->column<std::int64_t>(1);
@@ -290,20 +309,21 @@ void record_message_attempt(store::WriteContext& w, std::int64_t id, const std::
     }
   }
   json changes{{"attempts", attempts}, {"updated_at", format_time(now_ms)}};
-  if (!result.provider_id.empty()) changes["provider_id"] = result.provider_id;
+  if (!result.provider_id.empty()) changes["provider_id"] = bounded(result.provider_id, 200);
   if (result.provider_code != 0) changes["provider_code"] = result.provider_code;
-  const auto current = current_delivery_status(w, interaction);
-  if (state == "sent") {
+  if (state_recorded == "sent") {
     // A delivery report may have overtaken the attempt's own outcome: never move backwards.
-    if (rank(current) < 2) changes["status"] = "sent";
-    changes["error"] = nullptr;
+    if (rank(current) < 2) {
+      changes["status"] = "sent";
+      changes["error"] = nullptr;
+    }
     changes["sent_at"] = format_time(now_ms);
   } else if (state == "failed") {
     changes["status"] = "failed";
-    changes["error"] = result.error.substr(0, 300);
+    changes["error"] = bounded(result.error, 300);
   } else {
     changes["status"] = "queued";
-    changes["error"] = result.error.substr(0, 300);
+    changes["error"] = bounded(result.error, 300);
     changes["next_attempt_at"] = format_time(next_attempt_ms);
   }
   update_delivery(w, interaction, changes);
@@ -312,18 +332,25 @@ void record_message_attempt(store::WriteContext& w, std::int64_t id, const std::
 std::size_t fail_interrupted_messages(store::WriteContext& w, std::int64_t now_ms) {
   const std::string reason = "interrupted: the daemon stopped during the attempt, so it may have been sent;"
                              " not resent automatically (retry it if the customer did not get it)";
-  std::vector<std::int64_t> interactions;
+  std::vector<std::pair<std::int64_t, std::int64_t>> rows;  // outbox id, interaction id
   {
-    StatementScope update(w.statement(
-        "UPDATE outbox SET status = 'failed', last_error = ?2, updated_at = ?1, done_at = ?1"
-        " WHERE kind = 'message' AND status = 'sending' RETURNING coalesce(interaction_id, 0)"));
-    update->bind_all(now_ms, reason);
-    while (update->step()) interactions.push_back(update->column<std::int64_t>(0));
+    StatementScope select(w.statement(
+        "SELECT id, coalesce(interaction_id, 0) FROM outbox WHERE kind = 'message' AND status = 'sending'"));
+    while (select->step()) rows.emplace_back(select->column<std::int64_t>(0), select->column<std::int64_t>(1));
   }
-  for (auto interaction : interactions) {
+  std::size_t failed = 0;
+  for (const auto& [id, interaction] : rows) {
+    // A delivery report already proved the provider has it: sent, not in doubt.
+    const bool reported = rank(current_delivery_status(w, interaction)) >= 2;
+    StatementScope update(w.statement(
+        "UPDATE outbox SET status = ?2, last_error = NULLIF(?3, ''), updated_at = ?4, done_at = ?4 WHERE id = ?1"));
+    update->bind_all(id, reported ? "sent" : "failed", reported ? std::string() : reason, now_ms);
+    update->run();
+    if (reported) continue;
+    ++failed;
     update_delivery(w, interaction, json{{"status", "failed"}, {"error", reason}, {"updated_at", format_time(now_ms)}});
   }
-  return interactions.size();
+  return failed;
 }
 
 std::string record_delivery_report(store::WriteContext& w, const std::string& connector,
@@ -348,13 +375,13 @@ std::string record_delivery_report(store::WriteContext& w, const std::string& co
   if (report.status == "sent" && rank(current) >= 2) return public_id;  // nothing new
   json changes{{"status", report.status}, {"reported_at", format_time(report.occurred_at_ms > 0 ? report.occurred_at_ms : now_ms)},
                {"updated_at", format_time(now_ms)}};
-  if (!report.provider_id.empty()) changes["provider_id"] = report.provider_id.substr(0, 200);
-  changes["error"] = report.error.empty() ? json(nullptr) : json(report.error.substr(0, 300));
+  if (!report.provider_id.empty()) changes["provider_id"] = bounded(report.provider_id, 200);
+  changes["error"] = report.error.empty() ? json(nullptr) : json(bounded(report.error, 300));
   update_delivery(w, interaction, changes);
   if (!report.provider_id.empty()) {
     StatementScope update(w.statement(
         "UPDATE outbox SET provider_ref = coalesce(provider_ref, ?2) WHERE public_id = ?1"));
-    update->bind_all(public_id, report.provider_id.substr(0, 200));
+    update->bind_all(public_id, bounded(report.provider_id, 200));
     update->run();
   }
   return public_id;
@@ -400,13 +427,15 @@ json retry_message(store::WriteContext& w, const std::string& public_id, std::in
     interaction = row->column<std::int64_t>(0);
     status = row->column<std::string>(1);
   }
-  if (status != "failed") {
+  // Failed: refused, given up, interrupted, or accepted and then reported undeliverable.
+  const bool reported_failed = status == "sent" && current_delivery_status(w, interaction) == "failed";
+  if (status != "failed" && !reported_failed) {
     throw StoreError(StatusCode::constraint, "only a failed message can be retried (this one is " +
                                                  std::string(status == "pending" ? "queued" : status) + ")");
   }
   StatementScope update(w.statement(
       "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, updated_at = ?2, done_at = NULL,"
-      " last_error = NULL, created_at = ?2 WHERE kind = 'message' AND public_id = ?1"));
+      " last_error = NULL, provider_ref = NULL, created_at = ?2 WHERE kind = 'message' AND public_id = ?1"));
   update->bind_all(public_id, now_ms);
   update->run();
   update_delivery(w, interaction, json{{"status", "queued"}, {"error", nullptr}, {"attempts", 0},

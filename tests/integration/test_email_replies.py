@@ -154,6 +154,23 @@ class EmailRepliesTest(unittest.TestCase):
             time.sleep(1.5)  # a few dispatcher polls: nothing is sent twice
             self.assertEqual(len(sink.messages()), 1)
 
+    def test_reply_goes_to_the_reply_to_address_with_its_display_name(self):
+        sink = SmtpSink().start()
+        self.addCleanup(sink.close)
+        with Daemon(config(self.dovecot.port, sink.port), files=FILES) as d:
+            mail = message("rita@example.net", "rita-1@example.net", "Quote").replace(
+                b"Content-Type:", b"Reply-To: Rita Sales <rita.sales@example.net>\r\nContent-Type:", 1)
+            self.dovecot.append([mail])
+            cid, parent = self.customer_email(d, "rita@example.net")
+            status, queued = agent_call(d, "POST", "/api/v1/messages",
+                                        {"customer_id": cid, "channel": "email", "in_reply_to": parent["id"],
+                                         "text": "Here is the quote."})
+            self.assertEqual(status, 202, queued)
+            self.assertEqual(queued["to"], "rita.sales@example.net")
+            wait_until(lambda: self.message_status(d, queued["id"])["status"] == "sent", 20, "sent")
+            envelope, raw = sink.messages()[0]
+            self.assertEqual(envelope["rcpt_tos"], ["rita.sales@example.net"])
+
     def test_sink_down_then_back_delivers_once(self):
         port = free_port()
         sink = SmtpSink(port)

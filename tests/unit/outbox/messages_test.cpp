@@ -108,12 +108,12 @@ TEST_CASE_METHOD(Messages, "a queued message is on the timeline and in the outbo
   CHECK(again["duplicate"] == true);
   CHECK(again["id"] == first["id"]);
   CHECK(scalar("SELECT count(*) FROM outbox WHERE kind = 'message'") == 1);
-  // The same key for another message (here: another conversation's recipient) is refused, and the
+  // The same key for another message (here: through another connector) is refused, and the
   // interaction ingested in that job is rolled back with it.
   const auto interactions = scalar("SELECT count(*) FROM interactions");
   try {
     customer = ingest(call("+44 20 7946 0999")).customer_id;
-    queue("+442079460999|+15550001111", "message-key:alice:k1");
+    queue("+442079460999|+15550001111", "message-key:alice:k1", "sms2");
     FAIL("a reused key was accepted");
   } catch (const store::StoreError& e) {
     CHECK(e.status().code() == store::StatusCode::constraint);
@@ -243,18 +243,44 @@ TEST_CASE_METHOD(Messages, "delivery reports: by message id or provider id, per 
           record_delivery_report(w, "sms1", connectors::DeliveryReport{id, "", "read", "", 0}, 1);
         }).code() == store::StatusCode::invalid_argument);
 
+  // A report that overtakes a timed-out attempt: the provider has it, so the retry outcome is
+  // recorded as sent (not queued again: that would send it twice) and "delivered" stays.
+  auto third = queue("C")["id"].get<std::string>();
+  REQUIRE(start(third));
+  CHECK(report("sms1", third, "", "delivered") == third);
+  finish(third, "pending", result(SendResult::Outcome::retry, "", "timed out"), 1'700'000'700'000);
+  CHECK(get(third)["status"] == "delivered");
+  CHECK(get(third)["last_error"].is_null());
+  CHECK(due().size() == 0);
+  // A crash after such a report: sent, not "interrupted".
+  auto fourth = queue("D")["id"].get<std::string>();
+  REQUIRE(start(fourth));
+  CHECK(report("sms1", fourth, "", "sent") == fourth);
+  CHECK(write([](store::WriteContext& w) { return fail_interrupted_messages(w, 1'700'000'900'000); }) == 0);
+  CHECK(get(fourth)["status"] == "sent");
+  // Reported undeliverable after it was accepted: failed, and an agent may retry it.
+  CHECK(report("sms1", fourth, "", "failed", "30005 unknown handset") == fourth);
+  CHECK(get(fourth)["status"] == "failed");
+  auto again = write([fourth](store::WriteContext& w) { return retry_message(w, fourth, 1'700'001'100'000); });
+  CHECK(again["status"] == "queued");
+  CHECK(again["provider_id"].is_null());
+  REQUIRE(start(fourth));
+  finish(fourth, "sent", result(SendResult::Outcome::sent, "SM99"));
+  CHECK(get(fourth)["status"] == "sent");
+
   auto listing = list_messages(reader(), "failed", "", 10, 0);
   REQUIRE(listing["messages"].size() == 1);
   CHECK(listing["messages"][0]["id"] == second);
-  CHECK(list_messages(reader(), "delivered", "sms1", 10, 0)["messages"].size() == 1);
+  CHECK(list_messages(reader(), "delivered", "sms1", 10, 0)["messages"].size() == 2);
   CHECK(list_messages(reader(), "", "sms2", 10, 0)["messages"].empty());
   auto page = list_messages(reader(), "", "", 1, 0);
   REQUIRE(page["messages"].size() == 1);
-  CHECK(page["messages"][0]["id"] == second);  // newest first
+  CHECK(page["messages"][0]["id"] == fourth);  // newest first
   REQUIRE(page["next_cursor"].is_string());
-  auto next = list_messages(reader(), "", "", 1, std::stoll(page["next_cursor"].get<std::string>()));
-  REQUIRE(next["messages"].size() == 1);
-  CHECK(next["messages"][0]["id"] == id);
+  auto next = list_messages(reader(), "", "", 3, std::stoll(page["next_cursor"].get<std::string>()));
+  REQUIRE(next["messages"].size() == 3);
+  CHECK(next["messages"][0]["id"] == third);
+  CHECK(next["messages"][2]["id"] == id);
   CHECK(next["next_cursor"].is_null());
 }
 
