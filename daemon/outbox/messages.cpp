@@ -286,8 +286,10 @@ void record_message_attempt(store::WriteContext& w, std::int64_t id, const std::
   {
     StatementScope row(w.statement("SELECT coalesce(interaction_id, 0) FROM outbox WHERE id = ?1"));
     row->bind(1, id);
-    if (row->step()) current = current_delivery_status(w, row->column<std::int64_t>(0));
+    if (!row->step()) return;  // erased meanwhile
+    interaction = row->column<std::int64_t>(0);
   }
+  current = current_delivery_status(w, interaction);
   // The provider's delivery report came first (sent, delivered or failed): the provider has the
   // message, whatever this attempt saw (a timeout, a 5xx after it arrived). Recording a retry or
   // a failure now would send it again or hide the report.
@@ -298,13 +300,12 @@ void record_message_attempt(store::WriteContext& w, std::int64_t id, const std::
         "UPDATE outbox SET status = ?2, last_http_status = NULLIF(?3, 0), last_error = NULLIF(?4, ''),"
         " provider_ref = coalesce(NULLIF(?5, ''), provider_ref), next_attempt_at = ?6, updated_at = ?7,"
         " done_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?7 END"
-        " WHERE id = ?1 AND kind = 'message' AND status = 'sending' RETURNING coalesce(interaction_id, 0), attempts"));
+        " WHERE id = ?1 AND kind = 'message' AND status = 'sending' RETURNING attempts"));
     update->bind_all(id, state_recorded, result.provider_code,
                      state_recorded == "sent" ? std::string() : bounded(result.error, 300),
                      bounded(result.provider_id, 200), next_attempt_ms, now_ms);
-    if (!update->step()) return;  // erased meanwhile
-    interaction = update->column<std::int64_t>(0);
-    attempts = update->column<std::int64_t>(1);
+    if (!update->step()) return;  // no longer 'sending' (failed as interrupted, retried...)
+    attempts = update->column<std::int64_t>(0);
     while (update->step()) {
     }
   }

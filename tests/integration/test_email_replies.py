@@ -18,40 +18,18 @@ import time
 import unittest
 import urllib.parse
 
-from dovecotpeer import PASSWORD, USER, Dovecot, message
+import test_imap_connector as imap_test  # its config(); not its TestCase (unittest would run it here too)
+from dovecotpeer import Dovecot, message
 from harness import Daemon, call, require_binary, wait_until
 from smtpsink import SmtpSink, free_port
 
-ADMIN_TOKEN = "admin-token-for-tests-0123456789"
-ALICE_TOKEN = "alice-token-for-reply-tests-0123456789"
-FILES = {"secrets/admin.token": ADMIN_TOKEN + "\n", "secrets/alice.token": ALICE_TOKEN + "\n",
-         "secrets/imap.password": PASSWORD + "\n"}
+ALICE_TOKEN = imap_test.ALICE_TOKEN
+FILES = imap_test.FILES
 
 
 def config(imap_port, smtp_port):
-    return """
-server:
-  listen: ["127.0.0.1:0"]
-  admin_token_files: [secrets/admin.token]
-  limits: {shutdown_timeout: 3s}
-storage:
-  sqlite_path: state/omnitrail.db
-agents:
-  - {id: alice, name: Alice, queues: [support], token_file: secrets/alice.token}
-connectors:
-  - name: mail
-    type: imap_smtp
-    host: 127.0.0.1
-    port: %d
-    tls: none
-    username: %s
-    password_file: secrets/imap.password
-    queue: support
-    poll_interval: 1s
-    reconnect_max: 1s
-    connect_timeout: 2s
-    timeout: 10s
-    from: support@example.test
+    """test_imap_connector's daemon (agent alice on queue support, connector "mail") with replies."""
+    return imap_test.config(imap_port, """    from: support@example.test
     from_name: "Example Support"
     smtp:
       host: 127.0.0.1
@@ -60,7 +38,7 @@ connectors:
       auth: false
       connect_timeout: 2s
       timeout: 10s
-""" % (imap_port, USER, smtp_port)
+""" % smtp_port)
 
 
 def agent_call(d, method, path, body=None, headers=None):
